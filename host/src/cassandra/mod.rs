@@ -1,0 +1,225 @@
+//! Cassandra access: sessions, table schema, JSON → CQL values, and error classification.
+
+pub mod values;
+
+use std::time::Duration;
+
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
+use scylla::frame::types::Consistency;
+
+use crate::config::ConfigError;
+
+/// How to reach the cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionSettings {
+    /// Contact points (host names or addresses).
+    pub contact_points: Vec<String>,
+    /// Native protocol port.
+    pub port: u16,
+    /// Credentials, used only when both are set (as the peers do).
+    pub credentials: Option<(String, String)>,
+    /// Consistency level for writes; the driver's default (LOCAL_ONE) when `None`.
+    pub consistency: Option<Consistency>,
+    /// Connection timeout.
+    pub connect_timeout: Duration,
+}
+
+/// A Cassandra error, classified: retryable ones are retried with backoff and never count as bad
+/// records; permanent ones go to the error policy (or fail the task).
+#[derive(Debug, thiserror::Error)]
+pub enum CassandraError {
+    /// Connecting failed.
+    #[error("cannot connect to Cassandra at {contact_points}: {source}")]
+    Connect {
+        /// Where we tried.
+        contact_points: String,
+        /// Why it failed.
+        source: Box<scylla::errors::NewSessionError>,
+    },
+    /// A request failed.
+    #[error("{0}")]
+    Execution(Box<ExecutionError>),
+    /// Preparing a statement failed.
+    #[error("cannot prepare `{statement}`: {source}")]
+    Prepare {
+        /// The CQL.
+        statement: String,
+        /// The driver's error.
+        source: Box<scylla::errors::PrepareError>,
+    },
+    /// The schema is not what the configuration needs.
+    #[error("{0}")]
+    Schema(String),
+}
+
+impl From<ExecutionError> for CassandraError {
+    fn from(e: ExecutionError) -> Self {
+        Self::Execution(Box::new(e))
+    }
+}
+
+impl CassandraError {
+    /// Whether retrying the same request later can succeed (node down, timeout, overload).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Connect { .. } => true,
+            Self::Execution(e) => execution_is_retryable(e),
+            Self::Prepare { .. } | Self::Schema(_) => false,
+        }
+    }
+}
+
+fn execution_is_retryable(e: &ExecutionError) -> bool {
+    match e {
+        ExecutionError::EmptyPlan | ExecutionError::ConnectionPoolError(_) | ExecutionError::RequestTimeout(_) => true,
+        ExecutionError::LastAttemptError(attempt) => match attempt {
+            RequestAttemptError::DbError(db, _) => matches!(
+                db,
+                DbError::Unavailable { .. }
+                    | DbError::Overloaded
+                    | DbError::IsBootstrapping
+                    | DbError::ReadTimeout { .. }
+                    | DbError::WriteTimeout { .. }
+                    | DbError::ServerError
+                    | DbError::TruncateError
+                    | DbError::RateLimitReached { .. }
+            ),
+            RequestAttemptError::BrokenConnectionError(_) | RequestAttemptError::UnableToAllocStreamId => true,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Parses a consistency level name as the peers spell it (`LOCAL_QUORUM`, `quorum`, …).
+pub fn parse_consistency(key: &str, value: &str) -> Result<Consistency, ConfigError> {
+    Ok(match value.trim().to_ascii_uppercase().as_str() {
+        "ANY" => Consistency::Any,
+        "ONE" => Consistency::One,
+        "TWO" => Consistency::Two,
+        "THREE" => Consistency::Three,
+        "QUORUM" => Consistency::Quorum,
+        "ALL" => Consistency::All,
+        "LOCAL_QUORUM" => Consistency::LocalQuorum,
+        "EACH_QUORUM" => Consistency::EachQuorum,
+        "LOCAL_ONE" => Consistency::LocalOne,
+        other => {
+            return Err(ConfigError::invalid(
+                key,
+                format!(
+                    "'{other}' is not a consistency level (ANY, ONE, TWO, THREE, QUORUM, ALL, LOCAL_QUORUM, EACH_QUORUM, LOCAL_ONE)"
+                ),
+            ));
+        }
+    })
+}
+
+/// Opens a session (token- and shard-aware by default).
+pub async fn connect(settings: &ConnectionSettings) -> Result<Session, CassandraError> {
+    let nodes: Vec<String> = settings
+        .contact_points
+        .iter()
+        .map(|host| {
+            if host.contains(':') && !host.starts_with('[') {
+                host.clone()
+            } else {
+                format!("{host}:{}", settings.port)
+            }
+        })
+        .collect();
+    let mut builder = SessionBuilder::new().known_nodes(&nodes).connection_timeout(settings.connect_timeout);
+    if let Some((user, password)) = &settings.credentials {
+        builder = builder.user(user, password);
+    }
+    builder
+        .build()
+        .await
+        .map_err(|source| CassandraError::Connect { contact_points: nodes.join(","), source: Box::new(source) })
+}
+
+/// A table column as the schema describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    /// Column name.
+    pub name: String,
+    /// `partition_key`, `clustering`, `regular` or `static`.
+    pub kind: String,
+    /// CQL type text, e.g. `text`, `frozen<list<int>>`.
+    pub cql_type: String,
+}
+
+impl Column {
+    /// Whether the column is part of the primary key.
+    pub fn is_primary_key(&self) -> bool {
+        self.kind == "partition_key" || self.kind == "clustering"
+    }
+}
+
+/// Reads a table's columns from `system_schema`; an absent table is a clear error.
+pub async fn table_columns(session: &Session, keyspace: &str, table: &str) -> Result<Vec<Column>, CassandraError> {
+    let rows = session
+        .query_unpaged(
+            "SELECT column_name, kind, position, type FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?",
+            (keyspace, table),
+        )
+        .await?
+        .into_rows_result()
+        .map_err(|e| CassandraError::Schema(format!("reading the schema of {keyspace}.{table}: {e}")))?;
+    let mut columns: Vec<(i32, Column)> = rows
+        .rows::<(String, String, i32, String)>()
+        .map_err(|e| CassandraError::Schema(format!("reading the schema of {keyspace}.{table}: {e}")))?
+        .map(|row| row.map(|(name, kind, position, cql_type)| (position, Column { name, kind, cql_type })))
+        .collect::<Result<_, _>>()
+        .map_err(|e| CassandraError::Schema(format!("reading the schema of {keyspace}.{table}: {e}")))?;
+    if columns.is_empty() {
+        return Err(CassandraError::Schema(format!("table {keyspace}.{table} does not exist")));
+    }
+    // Partition key first, then clustering, each by position; the rest by name.
+    let rank = |c: &Column| match c.kind.as_str() {
+        "partition_key" => 0,
+        "clustering" => 1,
+        _ => 2,
+    };
+    columns.sort_by(|(pa, a), (pb, b)| (rank(a), *pa, &a.name).cmp(&(rank(b), *pb, &b.name)));
+    Ok(columns.into_iter().map(|(_, c)| c).collect())
+}
+
+/// Quotes a CQL identifier when it is not a plain lower-case name.
+pub fn quote_identifier(name: &str) -> String {
+    let plain = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain { name.to_string() } else { format!("\"{}\"", name.replace('"', "\"\"")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consistency_names() {
+        assert_eq!(parse_consistency("k", "local_quorum").unwrap(), Consistency::LocalQuorum);
+        let err = parse_consistency("connect.cassandra.consistency.level", "MOST").unwrap_err().to_string();
+        assert!(err.contains("connect.cassandra.consistency.level") && err.contains("MOST"), "{err}");
+    }
+
+    #[test]
+    fn identifiers() {
+        assert_eq!(quote_identifier("sensor_id"), "sensor_id");
+        assert_eq!(quote_identifier("SensorId"), "\"SensorId\"");
+        assert_eq!(quote_identifier("a\"b"), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn classification() {
+        assert!(CassandraError::from(ExecutionError::RequestTimeout(Duration::from_secs(1))).is_retryable());
+        assert!(CassandraError::from(ExecutionError::EmptyPlan).is_retryable());
+        let invalid = ExecutionError::LastAttemptError(RequestAttemptError::DbError(DbError::Invalid, "bad".into()));
+        assert!(!CassandraError::from(invalid).is_retryable());
+        let overloaded =
+            ExecutionError::LastAttemptError(RequestAttemptError::DbError(DbError::Overloaded, "busy".into()));
+        assert!(CassandraError::from(overloaded).is_retryable());
+        assert!(!CassandraError::Schema("x".into()).is_retryable());
+    }
+}

@@ -1,0 +1,42 @@
+//! Kafka clients: consumer construction from worker and connector settings, and the per-partition
+//! offset watermarks that decide what may be committed.
+
+pub mod offsets;
+
+use rdkafka::ClientConfig;
+
+use crate::config::{ConfigError, Settings, WorkerConfig};
+
+/// The consumer group of a sink connector, as Kafka Connect names it (so lag tools keep working).
+pub fn sink_group_id(connector: &str) -> String {
+    format!("connect-{connector}")
+}
+
+/// librdkafka settings for a sink task's consumer: worker `consumer.*`, then the connector's
+/// `consumer.override.*`, with the settings the delivery guarantee depends on forced last.
+pub fn sink_consumer_config(
+    worker: &WorkerConfig,
+    connector: &str,
+    overrides: &Settings,
+    client_id: &str,
+) -> Result<ClientConfig, ConfigError> {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", &worker.bootstrap_servers)
+        .set("group.id", sink_group_id(connector))
+        .set("client.id", client_id)
+        .set("auto.offset.reset", "earliest");
+    for (key, value) in worker.consumer.0.iter().chain(overrides.0.iter()) {
+        config.set(key, value);
+    }
+    for forced in ["enable.auto.commit", "enable.auto.offset.store"] {
+        if overrides.get(forced).or(worker.consumer.get(forced)).is_some_and(|v| v != "false") {
+            return Err(ConfigError::invalid(
+                format!("consumer.{forced}"),
+                "Spillway commits offsets itself, only after Cassandra acknowledged the writes; remove this setting",
+            ));
+        }
+    }
+    config.set("enable.auto.commit", "false").set("enable.auto.offset.store", "false");
+    Ok(config)
+}

@@ -1,0 +1,13 @@
+//! Spillway: a Kafka ↔ Cassandra connector host with Kafka Connect's REST API and configuration.
+//!
+//! `main.rs` only parses arguments and wires these modules together; everything else lives here so
+//! tests can run it in-process.
+
+pub mod cassandra;
+pub mod config;
+pub mod connectors;
+pub mod kafka;
+pub mod pipeline;
+pub mod rest;
+pub mod telemetry;
+pub mod worker;

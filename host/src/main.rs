@@ -1,0 +1,96 @@
+//! The `spillway` binary: parses arguments and wires the library together; nothing else.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use spillway::config::{Settings, WorkerConfig, read_settings_file};
+use spillway::telemetry::{self, LogFormat};
+use spillway::worker::standalone;
+use tokio_util::sync::CancellationToken;
+
+/// A Kafka ↔ Cassandra connector host speaking Kafka Connect's REST API and configuration.
+#[derive(Debug, Parser)]
+#[command(name = "spillway", version)]
+struct Cli {
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// One process, no cluster: connectors from files (.properties or Connect JSON).
+    Standalone {
+        /// The worker's settings (Kafka Connect's keys).
+        worker: PathBuf,
+        /// Connector configurations.
+        #[arg(required = true)]
+        connectors: Vec<PathBuf>,
+    },
+}
+
+/// Exit code for bad configuration or arguments (clap uses 2 for usage errors too).
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    match cli.command {
+        Command::Standalone { worker, connectors } => run_standalone(&worker, &connectors),
+    }
+}
+
+fn run_standalone(worker_file: &std::path::Path, connector_files: &[PathBuf]) -> ExitCode {
+    let loaded = read_settings_file(worker_file).and_then(|s| WorkerConfig::from_settings(&s)).and_then(|w| {
+        Ok((w, connector_files.iter().map(|f| read_settings_file(f)).collect::<Result<Vec<Settings>, _>>()?))
+    });
+    let (worker, connectors) = match loaded {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("spillway: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("spillway: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signal(shutdown.clone()));
+        match standalone::run(worker, connectors, shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("spillway: {e}");
+                match e {
+                    standalone::StartError::Listen { .. } => ExitCode::FAILURE,
+                    _ => ExitCode::from(EXIT_CONFIG),
+                }
+            }
+        }
+    })
+}
+
+/// SIGINT or SIGTERM → graceful stop (in-flight writes drain, offsets commit).
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            shutdown.cancel();
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("stopping (signal received)");
+    shutdown.cancel();
+}

@@ -1,0 +1,144 @@
+//! Converters: record bytes → a typed value, under Kafka Connect's converter class names.
+//!
+//! This version ships Connect's `JsonConverter` (with or without the `{"schema","payload"}` envelope)
+//! and `StringConverter` natively; user converters as Wasm plugins come with the plugin runtime.
+
+use serde_json::Value;
+
+use crate::config::{ConfigError, Settings};
+
+/// Connect's JSON converter class.
+pub const JSON_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
+/// Connect's string converter class.
+pub const STRING_CONVERTER: &str = "org.apache.kafka.connect.storage.StringConverter";
+
+/// A converter as configured: its class and its own settings (`<prefix>.*`, prefix removed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConverterConfig {
+    /// Class name as given.
+    pub class: String,
+    /// The converter's own settings, e.g. `schemas.enable`.
+    pub settings: Settings,
+}
+
+impl ConverterConfig {
+    /// Reads `<prefix>` and `<prefix>.*` (e.g. `value.converter`, `value.converter.schemas.enable`).
+    /// The default class is Connect's `JsonConverter`. Validates by building the converter.
+    pub fn from_settings(s: &Settings, prefix: &str) -> Result<Self, ConfigError> {
+        let config = Self {
+            class: s.non_blank(prefix).unwrap_or(JSON_CONVERTER).to_string(),
+            settings: s.with_prefix(&format!("{prefix}.")),
+        };
+        Converter::build(&config, prefix)?;
+        Ok(config)
+    }
+}
+
+/// A ready converter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Converter {
+    /// JSON; with `schemas.enable=true` the bytes must be Connect's `{"schema", "payload"}` envelope.
+    Json {
+        /// Whether the envelope is expected.
+        schemas_enable: bool,
+    },
+    /// UTF-8 text, as a string value.
+    String,
+}
+
+/// A record's bytes could not be converted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConversionError(pub String);
+
+impl Converter {
+    /// Builds the converter named by `config`; `key` names the setting in errors.
+    pub fn build(config: &ConverterConfig, key: &str) -> Result<Self, ConfigError> {
+        match config.class.rsplit('.').next().unwrap_or_default() {
+            "JsonConverter" => {
+                let schemas_enable = config.settings.bool_or("schemas.enable", true).map_err(|_| {
+                    ConfigError::invalid(format!("{key}.schemas.enable"), "is not a boolean (true or false)")
+                })?;
+                Ok(Self::Json { schemas_enable })
+            }
+            "StringConverter" => Ok(Self::String),
+            _ => Err(ConfigError::invalid(
+                key,
+                format!(
+                    "converter '{}' is not available in this version; use {JSON_CONVERTER} or {STRING_CONVERTER}",
+                    config.class
+                ),
+            )),
+        }
+    }
+
+    /// Converts bytes into a value. `None` (a null record value) stays `None`.
+    pub fn to_value(&self, bytes: Option<&[u8]>) -> Result<Option<Value>, ConversionError> {
+        let Some(bytes) = bytes else { return Ok(None) };
+        match self {
+            Self::String => std::str::from_utf8(bytes)
+                .map(|s| Some(Value::String(s.to_string())))
+                .map_err(|e| ConversionError(format!("StringConverter: the bytes are not UTF-8: {e}"))),
+            Self::Json { schemas_enable } => {
+                let value: Value = serde_json::from_slice(bytes)
+                    .map_err(|e| ConversionError(format!("JsonConverter: malformed JSON: {e}")))?;
+                if !schemas_enable {
+                    return Ok(Some(value));
+                }
+                match value {
+                    Value::Object(mut envelope)
+                        if envelope.contains_key("schema") && envelope.contains_key("payload") =>
+                    {
+                        Ok(envelope.remove("payload").filter(|p| !p.is_null()))
+                    }
+                    _ => Err(ConversionError(
+                        "JsonConverter with schemas.enable=true expects {\"schema\": …, \"payload\": …}; \
+                         set value.converter.schemas.enable=false to read plain JSON"
+                            .into(),
+                    )),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config(class: &str, pairs: &[(&str, &str)]) -> ConverterConfig {
+        ConverterConfig {
+            class: class.into(),
+            settings: Settings(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+        }
+    }
+
+    #[test]
+    fn json_plain_and_envelope() {
+        let plain =
+            Converter::build(&config(JSON_CONVERTER, &[("schemas.enable", "false")]), "value.converter").unwrap();
+        assert_eq!(plain.to_value(Some(br#"{"a":1}"#)).unwrap(), Some(json!({"a": 1})));
+        assert_eq!(plain.to_value(None).unwrap(), None);
+        assert!(plain.to_value(Some(b"{")).unwrap_err().0.contains("malformed JSON"));
+
+        let envelope = Converter::build(&config("JsonConverter", &[]), "value.converter").unwrap();
+        let bytes = br#"{"schema":{"type":"struct"},"payload":{"a":2}}"#;
+        assert_eq!(envelope.to_value(Some(bytes)).unwrap(), Some(json!({"a": 2})));
+        let err = envelope.to_value(Some(br#"{"a":1}"#)).unwrap_err().0;
+        assert!(err.contains("schemas.enable=false"), "{err}");
+    }
+
+    #[test]
+    fn string_and_unknown() {
+        let s = Converter::build(&config(STRING_CONVERTER, &[]), "key.converter").unwrap();
+        assert_eq!(s.to_value(Some(b"k1")).unwrap(), Some(json!("k1")));
+        assert!(s.to_value(Some(&[0xff])).unwrap_err().0.contains("UTF-8"));
+        let err = Converter::build(&config("com.acme.Fancy", &[]), "value.converter").unwrap_err().to_string();
+        assert!(err.contains("value.converter") && err.contains("com.acme.Fancy"), "{err}");
+        let err = Converter::build(&config(JSON_CONVERTER, &[("schemas.enable", "maybe")]), "value.converter")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("value.converter.schemas.enable"), "{err}");
+    }
+}

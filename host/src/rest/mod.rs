@@ -1,0 +1,185 @@
+//! The REST API, shaped as Kafka Connect's: `router(state)`; errors are `{"error_code", "message"}`.
+//!
+//! This version serves the read side a standalone worker needs: `/`, `/health`, `/connectors`,
+//! `/connectors/{c}`, `/connectors/{c}/status`, `/connectors/{c}/tasks/{t}/status`.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::extract::{Path, State as AxumState};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use serde_json::{Value, json};
+
+use crate::worker::status::{ConnectorStatus, StatusBoard, TaskStatus};
+
+/// What the handlers read.
+#[derive(Debug, Clone)]
+pub struct RestState {
+    board: Arc<StatusBoard>,
+    worker_id: String,
+    kafka_cluster_id: Arc<OnceLock<String>>,
+}
+
+impl RestState {
+    /// State for a worker known to others as `worker_id` (`host:port`).
+    pub fn new(board: Arc<StatusBoard>, worker_id: String) -> Self {
+        Self { board, worker_id, kafka_cluster_id: Arc::new(OnceLock::new()) }
+    }
+
+    /// Looks the Kafka cluster id (shown by `GET /`) up in the background.
+    pub fn lookup_kafka_cluster_id(self, bootstrap_servers: &str) -> Self {
+        let (cell, bootstrap) = (self.kafka_cluster_id.clone(), bootstrap_servers.to_string());
+        tokio::task::spawn_blocking(move || {
+            let consumer: Result<BaseConsumer, _> =
+                rdkafka::ClientConfig::new().set("bootstrap.servers", &bootstrap).create();
+            if let Some(id) = consumer.ok().and_then(|c| c.client().fetch_cluster_id(Duration::from_secs(10))) {
+                let _ = cell.set(id);
+            }
+        });
+        self
+    }
+}
+
+/// A Connect-shaped error response.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn not_found(message: String) -> Self {
+        Self { status: StatusCode::NOT_FOUND, message }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({"error_code": self.status.as_u16(), "message": self.message}))).into_response()
+    }
+}
+
+/// The REST router.
+pub fn router(state: RestState) -> Router {
+    Router::new()
+        .route("/", get(root))
+        .route("/health", get(health))
+        .route("/connectors", get(list_connectors))
+        .route("/connectors/{name}", get(get_connector))
+        .route("/connectors/{name}/status", get(connector_status))
+        .route("/connectors/{name}/tasks/{task}/status", get(task_status))
+        .fallback(|| async { ApiError::not_found("HTTP 404 Not Found".into()) })
+        .with_state(state)
+}
+
+async fn root(AxumState(state): AxumState<RestState>) -> Json<Value> {
+    Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "commit": option_env!("SPILLWAY_GIT_COMMIT").unwrap_or("unknown"),
+        "kafka_cluster_id": state.kafka_cluster_id.get(),
+    }))
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({"status": "healthy", "message": "Worker has completed startup and is ready to handle requests."}))
+}
+
+async fn list_connectors(AxumState(state): AxumState<RestState>) -> Json<Vec<String>> {
+    Json(state.board.names())
+}
+
+fn find(state: &RestState, name: &str) -> Result<ConnectorStatus, ApiError> {
+    state.board.connector(name).ok_or_else(|| ApiError::not_found(format!("Connector {name} not found")))
+}
+
+async fn get_connector(
+    AxumState(state): AxumState<RestState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let c = find(&state, &name)?;
+    let tasks: Vec<Value> = c.tasks.keys().map(|id| json!({"connector": name, "task": id})).collect();
+    Ok(Json(json!({"name": name, "config": c.config, "tasks": tasks, "type": c.kind})))
+}
+
+fn task_json(state: &RestState, id: u32, task: &TaskStatus) -> Value {
+    let mut v = json!({"id": id, "state": task.state, "worker_id": state.worker_id});
+    if let Some(trace) = &task.trace {
+        v["trace"] = json!(trace);
+    }
+    v
+}
+
+async fn connector_status(
+    AxumState(state): AxumState<RestState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let c = find(&state, &name)?;
+    let tasks: Vec<Value> = c.tasks.iter().map(|(id, t)| task_json(&state, *id, t)).collect();
+    let mut connector = json!({"state": c.state, "worker_id": state.worker_id});
+    if let Some(trace) = &c.trace {
+        connector["trace"] = json!(trace);
+    }
+    Ok(Json(json!({"name": name, "connector": connector, "tasks": tasks, "type": c.kind})))
+}
+
+async fn task_status(
+    AxumState(state): AxumState<RestState>,
+    Path((name, task)): Path<(String, u32)>,
+) -> Result<Json<Value>, ApiError> {
+    let c = find(&state, &name)?;
+    let t = c.tasks.get(&task).ok_or_else(|| ApiError::not_found(format!("Task {name}-{task} not found")))?;
+    Ok(Json(task_json(&state, task, t)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::worker::status::State;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    async fn call(router: Router, uri: &str) -> (StatusCode, Value) {
+        let response = router.oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn status_shapes_match_connect() {
+        let board = Arc::new(StatusBoard::default());
+        board.add_connector("sink1", "sink", [("name".to_string(), "sink1".to_string())].into(), 2);
+        board.set_task("sink1", 0, State::Running, None);
+        board.set_task("sink1", 1, State::Failed, Some("boom".into()));
+        let router = router(RestState::new(board, "127.0.0.1:8083".into()));
+
+        let (code, body) = call(router.clone(), "/connectors").await;
+        assert_eq!((code, body), (StatusCode::OK, json!(["sink1"])));
+
+        let (code, body) = call(router.clone(), "/connectors/sink1/status").await;
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(body["connector"], json!({"state": "RUNNING", "worker_id": "127.0.0.1:8083"}));
+        assert_eq!(body["tasks"][0], json!({"id": 0, "state": "RUNNING", "worker_id": "127.0.0.1:8083"}));
+        assert_eq!(body["tasks"][1]["trace"], "boom");
+        assert_eq!(body["type"], "sink");
+
+        let (code, body) = call(router.clone(), "/connectors/sink1").await;
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(body["tasks"], json!([{"connector": "sink1", "task": 0}, {"connector": "sink1", "task": 1}]));
+
+        let (code, body) = call(router.clone(), "/connectors/nope/status").await;
+        assert_eq!(
+            (code, body),
+            (StatusCode::NOT_FOUND, json!({"error_code": 404, "message": "Connector nope not found"}))
+        );
+        let (code, _) = call(router.clone(), "/connectors/sink1/tasks/7/status").await;
+        assert_eq!(code, StatusCode::NOT_FOUND);
+        let (code, body) = call(router, "/no/such/path").await;
+        assert_eq!((code, body["error_code"].clone()), (StatusCode::NOT_FOUND, json!(404)));
+    }
+}

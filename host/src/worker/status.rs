@@ -1,0 +1,106 @@
+//! Connector and task states as Kafka Connect names them, kept by the worker and read by REST.
+
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+
+use serde::Serialize;
+
+/// Connect's connector/task states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum State {
+    /// Not yet started.
+    Unassigned,
+    /// Running.
+    Running,
+    /// Paused.
+    Paused,
+    /// Stopped.
+    Stopped,
+    /// Failed; see the trace.
+    Failed,
+    /// Being restarted.
+    Restarting,
+}
+
+/// One task's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskStatus {
+    /// State.
+    pub state: State,
+    /// Why it failed.
+    pub trace: Option<String>,
+}
+
+/// One connector's state and its tasks'.
+#[derive(Debug, Clone)]
+pub struct ConnectorStatus {
+    /// `sink` or `source`.
+    pub kind: &'static str,
+    /// Connector state.
+    pub state: State,
+    /// Why the connector failed.
+    pub trace: Option<String>,
+    /// The connector's configuration as given.
+    pub config: BTreeMap<String, String>,
+    /// Tasks by id.
+    pub tasks: BTreeMap<u32, TaskStatus>,
+}
+
+/// Every connector's status in this worker.
+#[derive(Debug, Default)]
+pub struct StatusBoard {
+    connectors: RwLock<BTreeMap<String, ConnectorStatus>>,
+}
+
+impl StatusBoard {
+    /// Registers a connector with `tasks` unassigned tasks.
+    pub fn add_connector(&self, name: &str, kind: &'static str, config: BTreeMap<String, String>, tasks: u32) {
+        let tasks = (0..tasks).map(|id| (id, TaskStatus { state: State::Unassigned, trace: None })).collect();
+        let status = ConnectorStatus { kind, state: State::Running, trace: None, config, tasks };
+        self.write().insert(name.to_string(), status);
+    }
+
+    /// Sets a task's state.
+    pub fn set_task(&self, connector: &str, task: u32, state: State, trace: Option<String>) {
+        if let Some(c) = self.write().get_mut(connector) {
+            c.tasks.insert(task, TaskStatus { state, trace });
+        }
+    }
+
+    /// A copy of one connector's status.
+    pub fn connector(&self, name: &str) -> Option<ConnectorStatus> {
+        self.read().get(name).cloned()
+    }
+
+    /// Connector names, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.read().keys().cloned().collect()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, ConnectorStatus>> {
+        self.connectors.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, ConnectorStatus>> {
+        self.connectors.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tasks_start_unassigned_and_move() {
+        let board = StatusBoard::default();
+        board.add_connector("c", "sink", BTreeMap::new(), 2);
+        board.set_task("c", 1, State::Failed, Some("boom".into()));
+        let c = board.connector("c").unwrap();
+        assert_eq!(c.tasks[&0].state, State::Unassigned);
+        assert_eq!(c.tasks[&1], TaskStatus { state: State::Failed, trace: Some("boom".into()) });
+        assert_eq!(board.names(), vec!["c"]);
+        assert!(board.connector("d").is_none());
+        assert_eq!(serde_json::to_string(&State::Running).unwrap(), "\"RUNNING\"");
+    }
+}

@@ -1,0 +1,3 @@
+//! End-to-end tests against real Kafka and Cassandra (`make up`). Run with `make test`.
+
+mod sink;

@@ -1,0 +1,204 @@
+//! Test harness for end-to-end tests against the real Kafka and Cassandra started by `make up`.
+//!
+//! Each test gets its own topic and keyspace ([`unique_name`]), produces with a real producer, and
+//! waits for results by polling with a deadline ([`poll_until`]), never by sleeping a fixed time.
+
+pub mod iot;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+
+/// Where the services are: `KAFKA_BOOTSTRAP` / `CASSANDRA_HOSTS` from the environment, else from
+/// `.run/services.env` (written by `make up`).
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// Kafka bootstrap servers.
+    pub kafka_bootstrap: String,
+    /// Cassandra `host:port`.
+    pub cassandra_host: String,
+}
+
+impl Services {
+    /// Reads the service locations; panics with instructions when the services were not started.
+    pub fn from_env() -> Self {
+        let file = run_dir().join("services.env");
+        let from_file: BTreeMap<String, String> = std::fs::read_to_string(&file)
+            .map(|text| {
+                text.lines()
+                    .filter_map(|l| l.split_once('='))
+                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let get = |key: &str| {
+            std::env::var(key).ok().or_else(|| from_file.get(key).cloned()).unwrap_or_else(|| {
+                panic!("{key} is not set and {} does not name it: start the services with `make up`", file.display())
+            })
+        };
+        let cassandra = get("CASSANDRA_HOSTS");
+        Self {
+            kafka_bootstrap: get("KAFKA_BOOTSTRAP"),
+            cassandra_host: cassandra.split(',').next().unwrap_or_default().to_string(),
+        }
+    }
+
+    /// Cassandra port (from `host:port`).
+    pub fn cassandra_port(&self) -> u16 {
+        self.cassandra_host.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap_or(9042)
+    }
+
+    /// Cassandra host without the port.
+    pub fn cassandra_address(&self) -> &str {
+        self.cassandra_host.rsplit_once(':').map_or(self.cassandra_host.as_str(), |(h, _)| h)
+    }
+
+    /// A new session.
+    pub async fn cassandra(&self) -> Session {
+        SessionBuilder::new()
+            .known_node(&self.cassandra_host)
+            .build()
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to Cassandra at {}: {e}", self.cassandra_host))
+    }
+
+    /// Creates a topic and waits until it is usable.
+    pub async fn create_topic(&self, name: &str, partitions: i32) {
+        let admin: AdminClient<DefaultClientContext> =
+            ClientConfig::new().set("bootstrap.servers", &self.kafka_bootstrap).create().expect("admin client");
+        let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+        let results = admin
+            .create_topics(&[topic], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))))
+            .await
+            .expect("create_topics request");
+        for r in results {
+            r.unwrap_or_else(|(t, e)| panic!("creating topic {t}: {e}"));
+        }
+    }
+
+    /// Produces `(key, value)` records (value `None` = tombstone) and waits for every acknowledgement.
+    pub async fn produce(
+        &self,
+        topic: &str,
+        records: impl IntoIterator<Item = (Option<String>, Option<Vec<u8>>)>,
+    ) -> usize {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", &self.kafka_bootstrap)
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "5")
+            .create()
+            .expect("producer");
+        let mut sent = Vec::new();
+        for (key, value) in records {
+            let producer = producer.clone();
+            let topic = topic.to_string();
+            sent.push(async move {
+                let mut record: FutureRecord<'_, String, Vec<u8>> = FutureRecord::to(&topic);
+                if let Some(k) = key.as_ref() {
+                    record = record.key(k);
+                }
+                if let Some(v) = value.as_ref() {
+                    record = record.payload(v);
+                }
+                producer.send(record, Duration::from_secs(30)).await.map_err(|(e, _)| e)
+            });
+        }
+        let count = sent.len();
+        for result in futures::future::join_all(sent).await {
+            result.expect("Kafka acknowledged the record");
+        }
+        count
+    }
+
+    /// The sum of committed offsets of `group` over the topic's partitions (0 for uncommitted ones).
+    pub fn committed_total(&self, group: &str, topic: &str, partitions: i32) -> i64 {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.kafka_bootstrap)
+            .set("group.id", group)
+            .create()
+            .expect("consumer");
+        let mut list = TopicPartitionList::new();
+        for p in 0..partitions {
+            list.add_partition(topic, p);
+        }
+        let committed = consumer.committed_offsets(list, Duration::from_secs(10)).expect("committed offsets");
+        committed
+            .elements()
+            .iter()
+            .map(|e| match e.offset() {
+                Offset::Offset(o) => o,
+                _ => 0,
+            })
+            .sum()
+    }
+}
+
+/// The git-ignored folder with the services' state (`SPILLWAY_RUN_DIR`, else `<repo>/.run`).
+pub fn run_dir() -> PathBuf {
+    std::env::var_os("SPILLWAY_RUN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.run"))
+}
+
+/// A name unique to this test run, valid as a Kafka topic and a CQL keyspace (lower case, ≤ 48).
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    format!("{prefix}_{}_{n}_{:x}", std::process::id(), nanos % 0xffffff)
+}
+
+/// Creates a keyspace (replication factor 1).
+pub async fn create_keyspace(session: &Session, keyspace: &str) {
+    session
+        .query_unpaged(
+            format!("CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"),
+            &[],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("creating keyspace {keyspace}: {e}"));
+}
+
+/// Runs a statement, panicking with the statement on error.
+pub async fn execute(session: &Session, cql: &str) {
+    session.query_unpaged(cql, &[]).await.unwrap_or_else(|e| panic!("`{cql}`: {e}"));
+}
+
+/// `SELECT count(*)` of a table.
+pub async fn count_rows(session: &Session, table: &str) -> i64 {
+    let result = session
+        .query_unpaged(format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .unwrap_or_else(|e| panic!("counting {table}: {e}"))
+        .into_rows_result()
+        .expect("rows");
+    result.single_row::<(i64,)>().expect("one count").0
+}
+
+/// Polls `probe` every 100 ms until it returns `Some`, or panics after `deadline` naming `what`.
+pub async fn poll_until<T, F, Fut>(deadline: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
