@@ -13,12 +13,15 @@ pub const COMMON_KEYS: &[&str] = &[
     "topics.regex",
     "key.converter",
     "value.converter",
-    "header.converter",
     "errors.tolerance",
     "errors.log.enable",
     "errors.log.include.messages",
-    "errors.retry.timeout",
-    "errors.retry.delay.max.ms",
+];
+/// Connect keys accepted for compatibility that have no effect in this version (reported, with why).
+pub const INERT_KEYS: &[(&str, &str)] = &[
+    ("header.converter", "has no effect: headers are not mapped in this version"),
+    ("errors.retry.timeout", "has no effect: Cassandra's transient errors are always retried, bad records never"),
+    ("errors.retry.delay.max.ms", "has no effect: Cassandra's transient errors are always retried, bad records never"),
 ];
 /// Prefixes common to all connectors.
 pub const COMMON_PREFIXES: &[&str] =
@@ -82,6 +85,15 @@ impl ConnectorConfig {
                 "the dead letter queue is not available in this version; remove the key (bad records are then failed or logged per errors.tolerance)",
             ));
         }
+        // Ignoring a transform would write records the user did not ask for: refuse instead.
+        for key in ["transforms", "predicates"] {
+            if settings.non_blank(key).is_some() {
+                return Err(ConfigError::invalid(
+                    key,
+                    "single-message transforms and predicates are not available in this version; remove the key",
+                ));
+            }
+        }
         let optional_converter = |prefix: &str| -> Result<Option<ConverterConfig>, ConfigError> {
             settings.non_blank(prefix).map(|_| ConverterConfig::from_settings(&settings, prefix)).transpose()
         };
@@ -98,15 +110,21 @@ impl ConnectorConfig {
         })
     }
 
-    /// Unknown-key warnings, given the connector's own keys and prefixes.
+    /// Warnings for keys that are unknown or have no effect, given the connector's own keys and prefixes.
     pub fn unknown_key_warnings(&self, own_keys: &[&str], own_prefixes: &[&str]) -> Vec<String> {
-        let known: Vec<&str> = COMMON_KEYS.iter().chain(own_keys).copied().collect();
+        let inert = INERT_KEYS.iter().map(|(k, _)| k);
+        let known: Vec<&str> = COMMON_KEYS.iter().chain(inert).chain(own_keys).copied().collect();
         let prefixes: Vec<&str> = COMMON_PREFIXES.iter().chain(own_prefixes).copied().collect();
-        self.settings
+        let inert_set = INERT_KEYS
+            .iter()
+            .filter(|(k, _)| self.settings.get(k).is_some())
+            .map(|(k, why)| format!("connector '{}': setting '{k}' {why}", self.name));
+        let unknown = self
+            .settings
             .unknown_keys(&known, &prefixes)
             .into_iter()
-            .map(|k| format!("connector '{}': unknown setting '{k}' is ignored", self.name))
-            .collect()
+            .map(|k| format!("connector '{}': unknown setting '{k}' is ignored", self.name));
+        inert_set.chain(unknown).collect()
     }
 }
 
@@ -153,7 +171,13 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_reported() {
-        let c = config(&[("name", "s"), ("connector.class", "x"), ("topcs", "t")]).unwrap();
-        assert_eq!(c.unknown_key_warnings(&[], &[]), vec!["connector 's': unknown setting 'topcs' is ignored"]);
+        let c = config(&[("name", "s"), ("connector.class", "x"), ("topcs", "t"), ("header.converter", "a")]).unwrap();
+        assert_eq!(
+            c.unknown_key_warnings(&[], &[]),
+            vec![
+                "connector 's': setting 'header.converter' has no effect: headers are not mapped in this version",
+                "connector 's': unknown setting 'topcs' is ignored"
+            ]
+        );
     }
 }

@@ -199,6 +199,20 @@ mod tests {
     }
 
     #[test]
+    fn every_key_is_documented() {
+        let doc = include_str!("../../../docs/configuration.md");
+        let keys = worker::KNOWN_KEYS
+            .iter()
+            .chain(worker::INERT_KEYS.iter().map(|(k, _)| k))
+            .chain(connector::COMMON_KEYS)
+            .chain(connector::INERT_KEYS.iter().map(|(k, _)| k))
+            .chain(crate::connectors::sink::config::SINK_KEYS);
+        for key in keys {
+            assert!(doc.contains(&format!("`{key}`")), "docs/configuration.md does not document `{key}`");
+        }
+    }
+
+    #[test]
     fn prefixes_and_unknown_keys() {
         let s = settings(&[("consumer.fetch.min.bytes", "1"), ("a", "1"), ("typo", "2")]);
         assert_eq!(s.with_prefix("consumer.").get("fetch.min.bytes"), Some("1"));

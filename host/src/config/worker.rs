@@ -7,31 +7,35 @@ use std::time::Duration;
 use super::{ConfigError, Settings};
 use crate::pipeline::convert::ConverterConfig;
 
-/// Keys the worker understands. `consumer.*`, `producer.*` and the converters' own `*.converter.*`
-/// keys are passed through; anything else is reported as unknown (never silently ignored).
-const KNOWN_KEYS: &[&str] = &[
+/// Keys the worker uses. `consumer.*`, `producer.*` and the converters' own `*.converter.*` keys are
+/// passed through; anything else is reported as unknown (never silently ignored).
+pub const KNOWN_KEYS: &[&str] = &[
     "bootstrap.servers",
-    "group.id",
     "listeners",
     "rest.port",
     "rest.host.name",
-    "rest.advertised.host.name",
-    "rest.advertised.port",
     "offset.flush.interval.ms",
-    "offset.flush.timeout.ms",
     "key.converter",
     "value.converter",
-    "header.converter",
-    "offset.storage.file.filename",
-    "config.storage.topic",
-    "config.storage.replication.factor",
-    "offset.storage.topic",
-    "offset.storage.replication.factor",
-    "offset.storage.partitions",
-    "status.storage.topic",
-    "status.storage.replication.factor",
-    "status.storage.partitions",
-    "plugin.path",
+];
+/// Connect keys accepted for compatibility that have no effect in this version; each is reported
+/// with the reason, so a user never believes a setting took effect when it did not.
+pub const INERT_KEYS: &[(&str, &str)] = &[
+    ("group.id", "is for distributed mode; standalone mode has no cluster"),
+    ("rest.advertised.host.name", "is for distributed mode"),
+    ("rest.advertised.port", "is for distributed mode"),
+    ("config.storage.topic", "is for distributed mode"),
+    ("config.storage.replication.factor", "is for distributed mode"),
+    ("offset.storage.topic", "is for distributed mode"),
+    ("offset.storage.replication.factor", "is for distributed mode"),
+    ("offset.storage.partitions", "is for distributed mode"),
+    ("status.storage.topic", "is for distributed mode"),
+    ("status.storage.replication.factor", "is for distributed mode"),
+    ("status.storage.partitions", "is for distributed mode"),
+    ("offset.storage.file.filename", "holds source offsets; no source connector runs in this version"),
+    ("offset.flush.timeout.ms", "has no effect: a stopping task waits for its in-flight writes instead"),
+    ("header.converter", "has no effect: headers are not mapped in this version"),
+    ("plugin.path", "has no effect: the Wasm plugin runtime is not in this version"),
 ];
 const PASS_THROUGH_PREFIXES: &[&str] =
     &["consumer.", "producer.", "key.converter.", "value.converter.", "header.converter."];
@@ -82,11 +86,18 @@ impl WorkerConfig {
         if flush_ms == 0 {
             return Err(ConfigError::invalid("offset.flush.interval.ms", "must be at least 1"));
         }
-        let warnings = s
-            .unknown_keys(KNOWN_KEYS, PASS_THROUGH_PREFIXES)
-            .into_iter()
-            .map(|k| format!("unknown worker setting '{k}' is ignored"))
+        let inert: Vec<&str> = INERT_KEYS.iter().map(|(k, _)| *k).collect();
+        let known: Vec<&str> = KNOWN_KEYS.iter().chain(&inert).copied().collect();
+        let mut warnings: Vec<String> = INERT_KEYS
+            .iter()
+            .filter(|(k, _)| s.get(k).is_some())
+            .map(|(k, why)| format!("worker setting '{k}' {why}"))
             .collect();
+        warnings.extend(
+            s.unknown_keys(&known, PASS_THROUGH_PREFIXES)
+                .into_iter()
+                .map(|k| format!("unknown worker setting '{k}' is ignored")),
+        );
         Ok(Self {
             bootstrap_servers,
             group_id: s.non_blank("group.id").map(str::to_string),
@@ -151,12 +162,18 @@ mod tests {
     #[test]
     fn listeners_and_pass_through() {
         let w = WorkerConfig::from_settings(&settings(
-            "listeners=http://127.0.0.1:18083\nconsumer.fetch.min.bytes=10\nvalue.converter.schemas.enable=false\ntypo.key=1\n",
+            "listeners=http://127.0.0.1:18083\nconsumer.fetch.min.bytes=10\nvalue.converter.schemas.enable=false\ntypo.key=1\ngroup.id=g\n",
         ))
         .unwrap();
         assert_eq!(w.listeners, vec!["127.0.0.1:18083".parse().unwrap()]);
         assert_eq!(w.consumer.get("fetch.min.bytes"), Some("10"));
-        assert_eq!(w.warnings, vec!["unknown worker setting 'typo.key' is ignored"]);
+        assert_eq!(
+            w.warnings,
+            vec![
+                "worker setting 'group.id' is for distributed mode; standalone mode has no cluster",
+                "unknown worker setting 'typo.key' is ignored"
+            ]
+        );
         let legacy = WorkerConfig::from_settings(&settings("rest.host.name=127.0.0.1\nrest.port=9999\n")).unwrap();
         assert_eq!(legacy.listeners, vec!["127.0.0.1:9999".parse().unwrap()]);
     }

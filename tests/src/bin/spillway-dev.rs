@@ -1,1 +1,177 @@
-fn main() {}
+//! Developer tool used by the Makefile's demo and by benchmarks: produce the sample IoT workload,
+//! run CQL and print the rows, wait for a row count. Reads service locations like the tests do.
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use scylla::value::{CqlValue, Row};
+use spillway_tests::{Services, count_rows, create_keyspace, execute, iot, poll_until};
+
+#[derive(Debug, Parser)]
+#[command(name = "spillway-dev", about = "Development helper for the Spillway demo and tests")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a keyspace and the IoT readings table in it.
+    CreateIotTable {
+        /// Keyspace.
+        #[arg(long)]
+        keyspace: String,
+        /// Table name.
+        #[arg(long, default_value = "readings")]
+        table: String,
+    },
+    /// Create a topic.
+    CreateTopic {
+        /// Topic.
+        #[arg(long)]
+        topic: String,
+        /// Partitions.
+        #[arg(long, default_value_t = 4)]
+        partitions: i32,
+    },
+    /// Produce IoT sensor readings (JSON, keyed by sensor) to a topic.
+    ProduceIot {
+        /// Topic.
+        #[arg(long)]
+        topic: String,
+        /// How many readings.
+        #[arg(long, default_value_t = 5000)]
+        count: u64,
+        /// Index of the first reading.
+        #[arg(long, default_value_t = 0)]
+        start: u64,
+    },
+    /// Wait until a table holds at least COUNT rows.
+    WaitRows {
+        /// `keyspace.table`.
+        #[arg(long)]
+        table: String,
+        /// Row count to wait for.
+        #[arg(long)]
+        count: i64,
+        /// Seconds before giving up.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
+    /// Run one CQL statement and print the rows as a table.
+    Cql {
+        /// The statement.
+        statement: String,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let services = Services::from_env();
+    match cli.command {
+        Command::CreateIotTable { keyspace, table } => {
+            let session = services.cassandra().await;
+            create_keyspace(&session, &keyspace).await;
+            execute(&session, &iot::TABLE_DDL.replace("{table}", &format!("{keyspace}.{table}"))).await;
+            println!("created {keyspace}.{table}");
+        }
+        Command::CreateTopic { topic, partitions } => {
+            services.create_topic(&topic, partitions).await;
+            println!("created topic {topic} ({partitions} partitions)");
+        }
+        Command::ProduceIot { topic, count, start } => {
+            let n = services.produce(&topic, (start..start + count).map(iot::record)).await;
+            println!("produced {n} readings to {topic}");
+        }
+        Command::WaitRows { table, count, timeout } => {
+            let session = services.cassandra().await;
+            let started = std::time::Instant::now();
+            poll_until(Duration::from_secs(timeout), &format!("{count} rows in {table}"), || async {
+                (count_rows(&session, &table).await >= count).then_some(())
+            })
+            .await;
+            println!("{table} has {count} rows ({:.1}s)", started.elapsed().as_secs_f64());
+        }
+        Command::Cql { statement } => {
+            let session = services.cassandra().await;
+            let result = session.query_unpaged(statement.as_str(), &[]).await.unwrap_or_else(|e| {
+                eprintln!("spillway-dev: `{statement}`: {e}");
+                std::process::exit(1)
+            });
+            if let Ok(rows) = result.into_rows_result() {
+                let header: Vec<String> = rows.column_specs().iter().map(|c| c.name().to_string()).collect();
+                let body: Vec<Vec<String>> = rows
+                    .rows::<Row>()
+                    .expect("untyped rows")
+                    .map(|r| r.expect("row").columns.iter().map(|c| c.as_ref().map_or("null".into(), show)).collect())
+                    .collect();
+                print_table(&header, &body);
+            }
+        }
+    }
+}
+
+fn show(v: &CqlValue) -> String {
+    match v {
+        CqlValue::Text(s) | CqlValue::Ascii(s) => s.clone(),
+        CqlValue::Int(i) => i.to_string(),
+        CqlValue::BigInt(i) => i.to_string(),
+        CqlValue::SmallInt(i) => i.to_string(),
+        CqlValue::TinyInt(i) => i.to_string(),
+        CqlValue::Double(d) => d.to_string(),
+        CqlValue::Float(f) => f.to_string(),
+        CqlValue::Boolean(b) => b.to_string(),
+        CqlValue::Uuid(u) => u.to_string(),
+        CqlValue::Timestamp(t) => chrono_like(t.0),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Epoch milliseconds as `YYYY-MM-DD hh:mm:ss.mmmZ` (civil-from-days, no extra dependency).
+fn chrono_like(ms: i64) -> String {
+    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (h, mi, s, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
+    format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}.{milli:03}Z")
+}
+
+fn print_table(header: &[String], rows: &[Vec<String>]) {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0))
+        .collect();
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!(" {c:<w$} "))
+            .collect::<Vec<_>>()
+            .join("|")
+            .trim_end()
+            .to_string()
+    };
+    println!("{}", line(header));
+    println!("{}", widths.iter().map(|w| "-".repeat(w + 2)).collect::<Vec<_>>().join("+"));
+    for r in rows {
+        println!("{}", line(r));
+    }
+    println!("\n({} rows)", rows.len());
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps_print_in_utc() {
+        assert_eq!(super::chrono_like(0), "1970-01-01 00:00:00.000Z");
+        assert_eq!(super::chrono_like(spillway_tests::iot::START_MS + 1_500), "2026-01-01 00:00:01.500Z");
+        assert_eq!(super::chrono_like(-1), "1969-12-31 23:59:59.999Z");
+    }
+}

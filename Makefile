@@ -1,0 +1,45 @@
+# Spillway — the one entry point. `make` lists the targets.
+SHELL := /bin/bash
+CARGO ?= cargo
+SERVICES := tests/services/services.sh
+
+.DEFAULT_GOAL := help
+.PHONY: help up down status build test test-unit test-e2e demo lint fmt clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
+
+up: ## start Kafka and Cassandra (Maven Central jars, 127.0.0.1:9092 / :9042); no-op when running
+	@$(SERVICES) up
+
+down: ## stop the services started by `make up`
+	@$(SERVICES) down
+
+status: ## show whether the services run
+	@$(SERVICES) status
+
+build: ## build the spillway binary and the dev tool
+	$(CARGO) build --workspace --bins
+
+test: up ## unit tests, then end-to-end tests against real Kafka and Cassandra
+	$(CARGO) test --workspace --lib --bins
+	$(CARGO) test --workspace --test '*'
+
+test-unit: ## unit tests only (no services needed)
+	$(CARGO) test --workspace --lib --bins
+
+test-e2e: up ## end-to-end tests only
+	$(CARGO) test --workspace --test '*'
+
+demo: ## services up, a standalone sink, IoT readings in, rows out
+	@scripts/demo.sh
+
+lint: ## rustfmt check and clippy with warnings as errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt: ## format the code
+	$(CARGO) fmt --all
+
+clean: down ## stop services and delete build output and service data
+	rm -rf target .run
