@@ -18,10 +18,10 @@ pub struct ConnectionSettings {
     pub contact_points: Vec<String>,
     /// Native protocol port.
     pub port: u16,
+    /// The local datacenter, preferred by load balancing (DataStax `loadBalancing.localDc`).
+    pub local_dc: Option<String>,
     /// Credentials, used only when both are set (as the peers do).
     pub credentials: Option<(String, String)>,
-    /// Consistency level for writes; the driver's default (LOCAL_ONE) when `None`.
-    pub consistency: Option<Consistency>,
     /// Connection timeout.
     pub connect_timeout: Duration,
 }
@@ -132,6 +132,15 @@ pub async fn connect(settings: &ConnectionSettings) -> Result<Session, Cassandra
     let mut builder = SessionBuilder::new().known_nodes(&nodes).connection_timeout(settings.connect_timeout);
     if let Some((user, password)) = &settings.credentials {
         builder = builder.user(user, password);
+    }
+    if let Some(dc) = &settings.local_dc {
+        let policy = scylla::policies::load_balancing::DefaultPolicy::builder()
+            .prefer_datacenter(dc.clone())
+            .token_aware(true)
+            .build();
+        let profile =
+            scylla::client::execution_profile::ExecutionProfile::builder().load_balancing_policy(policy).build();
+        builder = builder.default_execution_profile_handle(profile.into_handle());
     }
     builder
         .build()

@@ -18,11 +18,8 @@ pub const COMMON_KEYS: &[&str] = &[
     "errors.log.include.messages",
 ];
 /// Connect keys accepted for compatibility that have no effect in this version (reported, with why).
-pub const INERT_KEYS: &[(&str, &str)] = &[
-    ("header.converter", "has no effect: headers are not mapped in this version"),
-    ("errors.retry.timeout", "has no effect: Cassandra's transient errors are always retried, bad records never"),
-    ("errors.retry.delay.max.ms", "has no effect: Cassandra's transient errors are always retried, bad records never"),
-];
+pub const INERT_KEYS: &[(&str, &str)] =
+    &[("header.converter", "has no effect: header values are read as UTF-8 text, as JSON when they parse as JSON")];
 /// Prefixes common to all connectors.
 pub const COMMON_PREFIXES: &[&str] =
     &["key.converter.", "value.converter.", "header.converter.", "consumer.override.", "producer.override."];
@@ -79,12 +76,6 @@ impl ConnectorConfig {
                 return Err(ConfigError::invalid("errors.tolerance", format!("'{other}' is not one of: none, all")));
             }
         };
-        if settings.non_blank("errors.deadletterqueue.topic.name").is_some() {
-            return Err(ConfigError::invalid(
-                "errors.deadletterqueue.topic.name",
-                "the dead letter queue is not available in this version; remove the key (bad records are then failed or logged per errors.tolerance)",
-            ));
-        }
         // Ignoring a transform would write records the user did not ask for: refuse instead.
         for key in ["transforms", "predicates"] {
             if settings.non_blank(key).is_some() {
@@ -159,10 +150,6 @@ mod tests {
             (vec![("name", "a"), ("connector.class", "x"), ("tasks.max", "0")], "'tasks.max'"),
             (vec![("name", "a"), ("connector.class", "x"), ("tasks.max", "-1")], "'tasks.max'"),
             (vec![("name", "a"), ("connector.class", "x"), ("errors.tolerance", "some")], "'errors.tolerance'"),
-            (
-                vec![("name", "a"), ("connector.class", "x"), ("errors.deadletterqueue.topic.name", "dlq")],
-                "dead letter",
-            ),
         ] {
             let err = config(&pairs).unwrap_err().to_string();
             assert!(err.contains(needle), "{pairs:?}: {err}");
@@ -175,7 +162,7 @@ mod tests {
         assert_eq!(
             c.unknown_key_warnings(&[], &[]),
             vec![
-                "connector 's': setting 'header.converter' has no effect: headers are not mapped in this version",
+                "connector 's': setting 'header.converter' has no effect: header values are read as UTF-8 text, as JSON when they parse as JSON",
                 "connector 's': unknown setting 'topcs' is ignored"
             ]
         );

@@ -206,7 +206,9 @@ mod tests {
             .chain(worker::INERT_KEYS.iter().map(|(k, _)| k))
             .chain(connector::COMMON_KEYS)
             .chain(connector::INERT_KEYS.iter().map(|(k, _)| k))
-            .chain(crate::connectors::sink::config::SINK_KEYS);
+            .chain(crate::connectors::sink::config::SINK_KEYS)
+            .chain(crate::connectors::sink::lenses::KEYS)
+            .chain(crate::connectors::sink::datastax::KEYS);
         for key in keys {
             assert!(doc.contains(&format!("`{key}`")), "docs/configuration.md does not document `{key}`");
         }

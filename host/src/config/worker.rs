@@ -34,7 +34,7 @@ pub const INERT_KEYS: &[(&str, &str)] = &[
     ("status.storage.partitions", "is for distributed mode"),
     ("offset.storage.file.filename", "holds source offsets; no source connector runs in this version"),
     ("offset.flush.timeout.ms", "has no effect: a stopping task waits for its in-flight writes instead"),
-    ("header.converter", "has no effect: headers are not mapped in this version"),
+    ("header.converter", "has no effect: header values are read as UTF-8 text, as JSON when they parse as JSON"),
     ("plugin.path", "has no effect: the Wasm plugin runtime is not in this version"),
 ];
 const PASS_THROUGH_PREFIXES: &[&str] =

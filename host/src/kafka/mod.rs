@@ -1,6 +1,7 @@
 //! Kafka clients: consumer construction from worker and connector settings, and the per-partition
 //! offset watermarks that decide what may be committed.
 
+pub mod dlq;
 pub mod offsets;
 
 use rdkafka::ClientConfig;

@@ -13,7 +13,7 @@ use tracing::{error, info, warn};
 use crate::config::{ConfigError, ConnectorConfig, Settings, WorkerConfig};
 use crate::connectors::ConnectorKind;
 use crate::connectors::sink::SinkTask;
-use crate::connectors::sink::config::SINK_KEYS;
+use crate::connectors::sink::config::{SINK_PREFIXES, all_keys};
 use status::{State, StatusBoard};
 
 /// A connector ready to run: its validated config and its tasks.
@@ -37,7 +37,10 @@ pub fn plan_connector(worker: &Arc<WorkerConfig>, settings: Settings) -> Result<
     let kind = ConnectorKind::from_class(&config.class)?;
     match kind {
         ConnectorKind::CassandraSink => {
-            for warning in config.unknown_key_warnings(SINK_KEYS, &[]) {
+            let inert = crate::connectors::sink::datastax::inert_warnings(&config.settings)
+                .into_iter()
+                .map(|w| format!("connector '{}': {w}", config.name));
+            for warning in config.unknown_key_warnings(&all_keys(), SINK_PREFIXES).into_iter().chain(inert) {
                 warn!("{warning}");
             }
             let tasks = (0..config.tasks_max)

@@ -1,36 +1,51 @@
-//! Sink configuration in the Lenses dialect (`connect.cassandra.*` + KCQL). Pure validation.
+//! Sink configuration: one of the two dialects (Lenses `connect.cassandra.*` + KCQL, or DataStax
+//! `contactPoints` + `topic.<t>.<ks>.<table>.*`) plus error handling, batching and the dead letter
+//! queue. Pure: the table schema is checked when the task starts, against the live cluster.
 
 use std::time::Duration;
 
-use super::kcql::{self, SinkStatement};
-use crate::cassandra::{ConnectionSettings, parse_consistency};
-use crate::config::{ConfigError, ConnectorConfig, split_list};
+use super::model::TableMapping;
+use super::{datastax, lenses};
+use crate::cassandra::ConnectionSettings;
+use crate::config::{ConfigError, ConnectorConfig, ErrorTolerance, Settings, split_list};
 
-/// The sink's own keys (besides the common connector keys).
+/// The sink's own keys (both dialects), besides the common connector keys.
 pub const SINK_KEYS: &[&str] = &[
     "connect.cassandra.contact.points",
     "connect.cassandra.port",
-    "connect.cassandra.key.space",
     "connect.cassandra.username",
     "connect.cassandra.password",
-    "connect.cassandra.consistency.level",
-    "connect.cassandra.kcql",
+    "connect.cassandra.ssl.enabled",
     "connect.cassandra.error.policy",
     "connect.cassandra.max.retries",
     "connect.cassandra.retry.interval",
     "connect.cassandra.connect.timeout.ms",
     "connect.cassandra.max.concurrent.requests",
+    "connect.cassandra.max.batch.size",
+    "connect.cassandra.max.batch.bytes",
+    "errors.retry.timeout",
+    "errors.retry.delay.max.ms",
+    "errors.deadletterqueue.topic.name",
+    "errors.deadletterqueue.topic.replication.factor",
+    "errors.deadletterqueue.context.headers.enable",
 ];
+/// Key prefixes the sink reads.
+pub const SINK_PREFIXES: &[&str] = &["topic."];
 
-/// What to do when Cassandra rejects a write for good (Lenses' `connect.cassandra.error.policy`).
-/// Transient failures (timeouts, unavailable, overloaded) are always retried and never reach it.
+/// All keys the sink understands, for unknown-key warnings.
+pub fn all_keys() -> Vec<&'static str> {
+    SINK_KEYS.iter().chain(lenses::KEYS).chain(datastax::KEYS).copied().collect()
+}
+
+/// What happens to a record whose write Cassandra rejects for good (transient failures are
+/// retried and never get here).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WritePolicy {
-    /// Fail the task (default).
-    Throw,
-    /// Log the record with the reason and go on.
-    Noop,
-    /// Try again up to `max_retries` times, `interval` apart, then fail the task.
+    /// The task fails, with the record and the reason in its trace.
+    Fail,
+    /// The record is skipped: logged, and sent to the dead letter queue when there is one.
+    Skip,
+    /// The write is tried again up to `max_retries` times, `interval` apart; then the task fails.
     Retry {
         /// Attempts after the first.
         max_retries: u32,
@@ -39,26 +54,46 @@ pub enum WritePolicy {
     },
 }
 
+/// The dead letter queue (`errors.deadletterqueue.*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetterQueue {
+    /// Topic.
+    pub topic: String,
+    /// Replication factor when the topic is created.
+    pub replication_factor: i32,
+    /// Whether to add Connect's `__connect.errors.*` headers.
+    pub context_headers: bool,
+}
+
 /// A validated sink configuration.
 #[derive(Debug, Clone)]
 pub struct SinkConfig {
     /// Where Cassandra is.
     pub connection: ConnectionSettings,
-    /// Default keyspace of the KCQL targets.
-    pub keyspace: String,
-    /// The KCQL statements.
-    pub statements: Vec<SinkStatement>,
+    /// Topic → table mappings.
+    pub mappings: Vec<TableMapping>,
     /// Topics to consume (`topics`).
     pub topics: Vec<String>,
-    /// Permanent write failure handling.
-    pub write_policy: WritePolicy,
-    /// Upper bound on concurrent write requests per task.
+    /// Records that cannot be converted or mapped (`errors.tolerance`).
+    pub bad_records: ErrorTolerance,
+    /// Writes Cassandra rejects.
+    pub rejected_writes: WritePolicy,
+    /// How long transient write errors are retried (`errors.retry.timeout`); `None` = until they succeed.
+    pub retry_timeout: Option<Duration>,
+    /// Longest pause between transient retries (`errors.retry.delay.max.ms`).
+    pub retry_delay_max: Duration,
+    /// Skipped records go here.
+    pub dead_letter_queue: Option<DeadLetterQueue>,
+    /// Requests (statements or batches) in flight per task.
     pub max_concurrent_requests: usize,
+    /// Statements per UNLOGGED batch (one partition per batch).
+    pub max_batch_statements: usize,
+    /// Approximate bound-value bytes per batch (keep under Cassandra's `batch_size_fail_threshold`).
+    pub max_batch_bytes: usize,
 }
 
 impl SinkConfig {
-    /// Validates the sink keys of a connector config. Pure: the table schema is checked when the
-    /// task starts (`mapping`), against the live cluster.
+    /// Validates the sink keys of a connector config.
     pub fn from_connector(c: &ConnectorConfig) -> Result<Self, ConfigError> {
         let s = &c.settings;
         if s.non_blank("topics.regex").is_some() {
@@ -68,118 +103,282 @@ impl SinkConfig {
             ));
         }
         let topics = split_list(s.required("topics", "the comma-separated topics to consume")?);
-        let keyspace = s.required("connect.cassandra.key.space", "the keyspace of the target tables")?.to_string();
-        let kcql_text = s.required("connect.cassandra.kcql", "e.g. INSERT INTO my_table SELECT * FROM my_topic")?;
-        let statements = kcql::parse(kcql_text).map_err(|e| ConfigError::invalid("connect.cassandra.kcql", e))?;
-        for st in &statements {
-            if !topics.contains(&st.topic) {
+        let (is_lenses, is_datastax) = (lenses::is_used(s), datastax::is_used(s));
+        let mappings = match (is_lenses, is_datastax) {
+            (true, true) => {
                 return Err(ConfigError::invalid(
                     "connect.cassandra.kcql",
-                    format!("reads topic '{}', which is not in 'topics' ({})", st.topic, topics.join(",")),
+                    "the config mixes the Lenses dialect (connect.cassandra.kcql) and the DataStax one (topic.*.mapping, contactPoints); use one",
                 ));
             }
-        }
-        if let Some(orphan) = topics.iter().find(|t| !statements.iter().any(|st| &st.topic == *t)) {
-            return Err(ConfigError::invalid(
-                "topics",
-                format!(
-                    "topic '{orphan}' has no KCQL statement in connect.cassandra.kcql, so its records would have nowhere to go"
-                ),
-            ));
-        }
-        let credentials = match (s.non_blank("connect.cassandra.username"), s.non_blank("connect.cassandra.password")) {
-            (Some(u), Some(p)) => Some((u.to_string(), p.to_string())),
-            _ => None,
+            (true, false) => lenses::mappings(s, &topics)?,
+            (false, true) => datastax::mappings(s, &topics)?,
+            (false, false) => {
+                return Err(ConfigError::missing(
+                    "connect.cassandra.kcql",
+                    "a mapping is required: connect.cassandra.kcql (Lenses) or topic.<topic>.<keyspace>.<table>.mapping (DataStax)",
+                ));
+            }
         };
-        let consistency = s
-            .non_blank("connect.cassandra.consistency.level")
-            .map(|v| parse_consistency("connect.cassandra.consistency.level", v))
-            .transpose()?;
-        let connection = ConnectionSettings {
-            contact_points: split_list(s.non_blank("connect.cassandra.contact.points").unwrap_or("localhost")),
-            port: s.parse_or("connect.cassandra.port", 9042)?,
-            credentials,
-            consistency,
-            connect_timeout: Duration::from_millis(s.parse_or("connect.cassandra.connect.timeout.ms", 5000)?),
-        };
+        let connection = if is_datastax { datastax_connection(s)? } else { lenses_connection(s)? };
         if connection.contact_points.is_empty() {
-            return Err(ConfigError::invalid("connect.cassandra.contact.points", "the list is empty"));
+            return Err(ConfigError::invalid("contact points", "the list is empty"));
         }
-        let write_policy = match s.non_blank("connect.cassandra.error.policy").map(str::to_ascii_uppercase).as_deref() {
-            None | Some("THROW") => WritePolicy::Throw,
-            Some("NOOP") => WritePolicy::Noop,
-            Some("RETRY") => WritePolicy::Retry {
-                max_retries: s.parse_or("connect.cassandra.max.retries", 20)?,
-                interval: Duration::from_millis(s.parse_or("connect.cassandra.retry.interval", 60_000)?),
-            },
+        let ignore_errors = match s.non_blank("ignoreErrors").map(str::to_ascii_lowercase).as_deref() {
+            None | Some("none") => None,
+            Some("all") => Some(true),
+            Some("driver") => Some(false),
             Some(other) => {
                 return Err(ConfigError::invalid(
-                    "connect.cassandra.error.policy",
-                    format!("'{other}' is not one of: NOOP, THROW, RETRY"),
+                    "ignoreErrors",
+                    format!("'{other}' is not one of: None, All, Driver"),
                 ));
             }
         };
-        let max_concurrent_requests: usize = s.parse_or("connect.cassandra.max.concurrent.requests", 512)?;
-        if max_concurrent_requests == 0 {
-            return Err(ConfigError::invalid("connect.cassandra.max.concurrent.requests", "must be at least 1"));
-        }
-        Ok(Self { connection, keyspace, statements, topics, write_policy, max_concurrent_requests })
+        let bad_records = if ignore_errors == Some(true) { ErrorTolerance::All } else { c.error_tolerance };
+        let rejected_writes =
+            match s.non_blank("connect.cassandra.error.policy").map(str::to_ascii_uppercase).as_deref() {
+                Some("THROW") => WritePolicy::Fail,
+                Some("NOOP") => WritePolicy::Skip,
+                Some("RETRY") => WritePolicy::Retry {
+                    max_retries: s.parse_or("connect.cassandra.max.retries", 20)?,
+                    interval: Duration::from_millis(s.parse_or("connect.cassandra.retry.interval", 60_000)?),
+                },
+                Some(other) => {
+                    return Err(ConfigError::invalid(
+                        "connect.cassandra.error.policy",
+                        format!("'{other}' is not one of: NOOP, THROW, RETRY"),
+                    ));
+                }
+                None if ignore_errors.is_some() => WritePolicy::Skip,
+                None => match c.error_tolerance {
+                    ErrorTolerance::None => WritePolicy::Fail,
+                    ErrorTolerance::All => WritePolicy::Skip,
+                },
+            };
+        let retry_timeout = match s.parse_or::<i64>("errors.retry.timeout", -1)? {
+            -1 => None,
+            ms if ms >= 0 => Some(Duration::from_millis(ms as u64)),
+            ms => {
+                return Err(ConfigError::invalid(
+                    "errors.retry.timeout",
+                    format!("{ms}: must be -1 (no limit) or a number of milliseconds"),
+                ));
+            }
+        };
+        let retry_delay_max = Duration::from_millis(s.parse_or("errors.retry.delay.max.ms", 10_000)?.max(1));
+        let dead_letter_queue = s
+            .non_blank("errors.deadletterqueue.topic.name")
+            .map(|topic| -> Result<_, ConfigError> {
+                if topics.iter().any(|t| t == topic) {
+                    return Err(ConfigError::invalid(
+                        "errors.deadletterqueue.topic.name",
+                        "must not be one of the topics the sink reads",
+                    ));
+                }
+                Ok(DeadLetterQueue {
+                    topic: topic.to_string(),
+                    replication_factor: s.parse_or("errors.deadletterqueue.topic.replication.factor", 3)?,
+                    context_headers: s.bool_or("errors.deadletterqueue.context.headers.enable", false)?,
+                })
+            })
+            .transpose()?;
+        let max_concurrent_requests = positive(
+            s,
+            if s.get("maxConcurrentRequests").is_some() {
+                "maxConcurrentRequests"
+            } else {
+                "connect.cassandra.max.concurrent.requests"
+            },
+            512,
+        )?;
+        let batch_key = if s.get("maxNumberOfRecordsInBatch").is_some() {
+            "maxNumberOfRecordsInBatch"
+        } else {
+            "connect.cassandra.max.batch.size"
+        };
+        let max_batch_statements = positive(s, batch_key, 32)?;
+        let max_batch_bytes = positive(s, "connect.cassandra.max.batch.bytes", 40 * 1024)?;
+        Ok(Self {
+            connection,
+            mappings,
+            topics,
+            bad_records,
+            rejected_writes,
+            retry_timeout,
+            retry_delay_max,
+            dead_letter_queue,
+            max_concurrent_requests,
+            max_batch_statements,
+            max_batch_bytes,
+        })
     }
+
+    /// Whether any mapping reads the record key (so the key converter runs).
+    pub fn needs_key(&self) -> bool {
+        self.mappings.iter().any(TableMapping::needs_key)
+    }
+}
+
+fn positive(s: &Settings, key: &str, default: usize) -> Result<usize, ConfigError> {
+    let v: usize = s.parse_or(key, default)?;
+    if v == 0 {
+        return Err(ConfigError::invalid(key, "must be at least 1"));
+    }
+    Ok(v)
+}
+
+fn lenses_connection(s: &Settings) -> Result<ConnectionSettings, ConfigError> {
+    if s.bool_or("connect.cassandra.ssl.enabled", false)? {
+        return Err(ConfigError::invalid(
+            "connect.cassandra.ssl.enabled",
+            "TLS to Cassandra is not supported in this version",
+        ));
+    }
+    let credentials = match (s.non_blank("connect.cassandra.username"), s.non_blank("connect.cassandra.password")) {
+        (Some(u), Some(p)) => Some((u.to_string(), p.to_string())),
+        _ => None,
+    };
+    Ok(ConnectionSettings {
+        contact_points: split_list(s.non_blank("connect.cassandra.contact.points").unwrap_or("localhost")),
+        port: s.parse_or("connect.cassandra.port", 9042)?,
+        local_dc: None,
+        credentials,
+        connect_timeout: Duration::from_millis(s.parse_or("connect.cassandra.connect.timeout.ms", 5000)?),
+    })
+}
+
+fn datastax_connection(s: &Settings) -> Result<ConnectionSettings, ConfigError> {
+    match s.non_blank("ssl.provider").map(str::to_ascii_lowercase).as_deref() {
+        None | Some("none") => {}
+        Some(_) => {
+            return Err(ConfigError::invalid(
+                "ssl.provider",
+                "TLS to Cassandra is not supported in this version; use None",
+            ));
+        }
+    }
+    let credentials = match s.non_blank("auth.provider").map(str::to_ascii_uppercase).as_deref() {
+        None | Some("NONE") | Some("PLAIN") => match (s.non_blank("auth.username"), s.non_blank("auth.password")) {
+            (Some(u), Some(p)) => Some((u.to_string(), p.to_string())),
+            _ => None,
+        },
+        Some(other) => {
+            return Err(ConfigError::invalid(
+                "auth.provider",
+                format!("'{other}' is not supported; use None or PLAIN"),
+            ));
+        }
+    };
+    let contact_points = split_list(s.non_blank("contactPoints").unwrap_or("localhost"));
+    let local_dc = s.non_blank("loadBalancing.localDc").map(str::to_string);
+    Ok(ConnectionSettings {
+        contact_points,
+        port: s.parse_or("port", 9042)?,
+        local_dc,
+        credentials,
+        connect_timeout: Duration::from_secs(s.parse_or("queryExecutionTimeout", 30)?.min(30)),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
 
-    fn connector(extra: &[(&str, &str)]) -> ConnectorConfig {
+    fn connector(pairs: &[(&str, &str)]) -> ConnectorConfig {
+        let mut all = vec![("name", "s"), ("connector.class", "CassandraSink"), ("topics", "readings")];
+        all.extend_from_slice(pairs);
+        ConnectorConfig::from_settings(Settings(all.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()))
+            .unwrap()
+    }
+
+    fn lenses(extra: &[(&str, &str)]) -> ConnectorConfig {
         let mut pairs = vec![
-            ("name", "s"),
-            ("connector.class", "CassandraSink"),
-            ("topics", "readings"),
             ("connect.cassandra.key.space", "ks"),
             ("connect.cassandra.kcql", "INSERT INTO t SELECT * FROM readings"),
         ];
         pairs.extend_from_slice(extra);
-        let settings = Settings(pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
-        ConnectorConfig::from_settings(settings).unwrap()
+        connector(&pairs)
     }
 
     #[test]
-    fn defaults() {
-        let c = SinkConfig::from_connector(&connector(&[])).unwrap();
+    fn lenses_defaults() {
+        let c = SinkConfig::from_connector(&lenses(&[])).unwrap();
         assert_eq!(c.connection.contact_points, vec!["localhost"]);
         assert_eq!(c.connection.port, 9042);
-        assert_eq!(c.write_policy, WritePolicy::Throw);
-        assert_eq!(c.statements[0].table, "t");
-        assert!(connector(&[]).unknown_key_warnings(SINK_KEYS, &[]).is_empty());
+        assert_eq!(c.rejected_writes, WritePolicy::Fail);
+        assert_eq!(c.bad_records, ErrorTolerance::None);
+        assert_eq!(c.retry_timeout, None);
+        assert_eq!((c.max_batch_statements, c.max_batch_bytes), (32, 40 * 1024));
+        assert!(lenses(&[]).unknown_key_warnings(&all_keys(), SINK_PREFIXES).is_empty());
     }
 
     #[test]
-    fn retry_policy() {
+    fn datastax_dialect() {
         let c = SinkConfig::from_connector(&connector(&[
+            ("contactPoints", "127.0.0.1"),
+            ("loadBalancing.localDc", "datacenter1"),
+            ("port", "19042"),
+            ("topic.readings.ks.t.mapping", "sensor_id=key, ts=value.ts"),
+            ("maxNumberOfRecordsInBatch", "16"),
+            ("ignoreErrors", "Driver"),
+        ]))
+        .unwrap();
+        assert_eq!(c.connection.port, 19042);
+        assert_eq!(c.connection.local_dc.as_deref(), Some("datacenter1"));
+        assert_eq!(c.max_batch_statements, 16);
+        assert_eq!(c.rejected_writes, WritePolicy::Skip);
+        assert_eq!(c.bad_records, ErrorTolerance::None);
+        assert!(c.needs_key());
+    }
+
+    #[test]
+    fn policies_map_onto_connect_errors() {
+        let c = SinkConfig::from_connector(&lenses(&[
             ("connect.cassandra.error.policy", "retry"),
             ("connect.cassandra.max.retries", "3"),
             ("connect.cassandra.retry.interval", "10"),
         ]))
         .unwrap();
-        assert_eq!(c.write_policy, WritePolicy::Retry { max_retries: 3, interval: Duration::from_millis(10) });
+        assert_eq!(c.rejected_writes, WritePolicy::Retry { max_retries: 3, interval: Duration::from_millis(10) });
+        let c = SinkConfig::from_connector(&lenses(&[
+            ("errors.tolerance", "all"),
+            ("errors.deadletterqueue.topic.name", "dlq"),
+        ]))
+        .unwrap();
+        assert_eq!(c.rejected_writes, WritePolicy::Skip);
+        assert_eq!(
+            c.dead_letter_queue,
+            Some(DeadLetterQueue { topic: "dlq".into(), replication_factor: 3, context_headers: false })
+        );
+        let c = SinkConfig::from_connector(&lenses(&[("errors.retry.timeout", "30000")])).unwrap();
+        assert_eq!(c.retry_timeout, Some(Duration::from_secs(30)));
     }
 
     #[test]
     fn errors_name_the_key() {
         for (extra, needle) in [
-            (vec![("connect.cassandra.kcql", "INSERT INTO t SELECT * FROM other")], "not in 'topics'"),
-            (vec![("topics", "readings,extra")], "'extra' has no KCQL"),
-            (vec![("connect.cassandra.kcql", "SELECT")], "connect.cassandra.kcql"),
             (vec![("connect.cassandra.port", "x")], "connect.cassandra.port"),
             (vec![("connect.cassandra.error.policy", "IGNORE")], "connect.cassandra.error.policy"),
-            (vec![("connect.cassandra.consistency.level", "SOME")], "connect.cassandra.consistency.level"),
             (vec![("topics.regex", "r.*")], "topics.regex"),
-            (vec![("connect.cassandra.key.space", " ")], "connect.cassandra.key.space"),
+            (vec![("connect.cassandra.ssl.enabled", "true")], "connect.cassandra.ssl.enabled"),
+            (vec![("topic.readings.ks.t.mapping", "a=value.a")], "mixes the Lenses dialect"),
+            (vec![("errors.deadletterqueue.topic.name", "readings")], "errors.deadletterqueue.topic.name"),
+            (vec![("errors.retry.timeout", "-5")], "errors.retry.timeout"),
+            (vec![("connect.cassandra.max.batch.size", "0")], "connect.cassandra.max.batch.size"),
         ] {
-            let err = SinkConfig::from_connector(&connector(&extra)).unwrap_err().to_string();
+            let err = SinkConfig::from_connector(&lenses(&extra)).unwrap_err().to_string();
             assert!(err.contains(needle), "{extra:?}: {err}");
         }
+        let err = SinkConfig::from_connector(&connector(&[])).unwrap_err().to_string();
+        assert!(err.contains("a mapping is required"), "{err}");
+        let err = SinkConfig::from_connector(&connector(&[
+            ("contactPoints", "h"),
+            ("topic.readings.ks.t.mapping", "a=value.a"),
+            ("ssl.provider", "JDK"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("ssl.provider"), "{err}");
     }
 }

@@ -1,12 +1,17 @@
 //! The Cassandra sink: Kafka records → Cassandra rows, at least once.
 //!
-//! `config` validates the connector's keys (pure), `mapping` binds records to prepared statements
-//! against the live table schema, `task` runs poll → convert → map → write → commit.
+//! `config` validates the connector's keys (pure) in either dialect (`lenses`, `datastax`), both
+//! compiling into the `model`; `writer` binds records to prepared statements against the live table
+//! schema; `batcher` groups them per partition; `task` runs poll → convert → map → write → commit.
 
+pub mod batcher;
 pub mod config;
+pub mod datastax;
 pub mod kcql;
-pub mod mapping;
+pub mod lenses;
+pub mod model;
 pub mod task;
+pub mod writer;
 
 pub use config::SinkConfig;
 pub use task::SinkTask;

@@ -1,31 +1,37 @@
-//! A sink task: poll → convert → map → write → commit, at least once.
+//! A sink task: poll → convert → map → batch → write → commit, at least once.
 //!
-//! Writes are pipelined: up to `max_concurrent_requests` records are in flight while polling goes on,
-//! so one slow request never stalls the rest. Offsets advance only through [`Watermarks`]: a record
-//! is acknowledged when Cassandra acknowledged all of its rows (or the error policy took it), and a
-//! partition's offset is committed only up to its lowest unacknowledged record.
+//! Records are converted and bound as they are polled; their statements queue per partition in the
+//! [`Batcher`], which keeps one UNLOGGED batch per partition in flight (offset order per partition)
+//! and up to `max_concurrent_requests` batches overall, while polling goes on. Offsets advance only
+//! through [`Watermarks`]: a record is done when Cassandra acknowledged all of its statements, or the
+//! error policy took it (for the dead letter queue: when Kafka acknowledged it).
 
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt};
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use scylla::client::session::Session;
+use scylla::statement::batch::{Batch, BatchType};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
+use super::batcher::{Batcher, GroupKey};
 use super::config::{SinkConfig, WritePolicy};
-use super::mapping::{BoundRow, TableWriter};
+use super::writer::{BoundStatement, RecordView, TableWriter};
 use crate::cassandra::{self, CassandraError};
 use crate::config::{ConfigError, ConnectorConfig, ErrorTolerance, WorkerConfig};
+use crate::kafka::dlq::{DeadLetterQueue, Failure, Stage};
 use crate::kafka::offsets::{TopicPartition, Watermarks};
 use crate::kafka::sink_consumer_config;
-use crate::pipeline::convert::Converter;
+use crate::pipeline::convert::{Converter, ConverterConfig};
 use crate::pipeline::record::SinkRecord;
 
 /// Why a sink task stopped with an error (shown as the task's trace).
@@ -56,26 +62,62 @@ pub enum TaskError {
         /// Cassandra's answer.
         reason: String,
     },
+    /// Transient errors outlasted `errors.retry.timeout`.
+    #[error("Cassandra kept failing for longer than errors.retry.timeout ({timeout:?}): {reason}")]
+    RetriesExhausted {
+        /// The configured limit.
+        timeout: Duration,
+        /// The last error.
+        reason: String,
+    },
+    /// The dead letter queue did not take a record.
+    #[error("writing record {coordinates} to the dead letter queue failed: {reason}")]
+    DeadLetterQueue {
+        /// `topic-partition@offset`.
+        coordinates: String,
+        /// Kafka's answer.
+        reason: String,
+    },
 }
 
-/// The outcome of one record's writes.
-enum WriteResult {
-    Done,
-    Failed { target: String, error: CassandraError },
+/// How a write ended badly.
+#[derive(Debug)]
+enum WriteFailure {
+    /// Shutdown interrupted the retries: the record stays pending (redelivered later).
     Cancelled,
+    /// Cassandra rejected it for good.
+    Rejected(CassandraError),
+    /// Transient errors outlasted `errors.retry.timeout`.
+    Exhausted(CassandraError),
 }
 
-struct Outcome {
-    topic: String,
-    partition: i32,
-    offset: i64,
-    result: WriteResult,
+/// A statement in the batcher: the record it belongs to and the bound statement.
+#[derive(Debug)]
+struct Item {
+    seq: u64,
+    statement: BoundStatement,
 }
 
-/// How long a stopping task waits for its in-flight writes.
+struct BatchOutcome {
+    key: GroupKey,
+    results: Vec<(u64, Result<(), WriteFailure>)>,
+}
+
+/// A record between poll and commit.
+struct Pending {
+    record: SinkRecord,
+    remaining: usize,
+    failure: Option<(String, CassandraError)>,
+}
+
+type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+/// A record on its way to the dead letter queue, and Kafka's answer.
+type DlqSend = BoxFuture<(u64, SinkRecord, Result<(), KafkaError>)>;
+
+/// How long a stopping task waits for its in-flight and queued writes.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-
-type WriteFuture = Pin<Box<dyn std::future::Future<Output = Outcome> + Send>>;
+/// Messages taken from the consumer per wake-up without waiting.
+const POLL_BURST: usize = 1000;
 
 /// Commits what the watermarks allow for partitions being revoked, then forgets them: their
 /// records still in flight will be redelivered to the partition's next owner.
@@ -130,7 +172,7 @@ fn lock(w: &Mutex<Watermarks>) -> std::sync::MutexGuard<'_, Watermarks> {
 fn to_list(offsets: &[(TopicPartition, i64)]) -> TopicPartitionList {
     let mut list = TopicPartitionList::new();
     for ((topic, partition), offset) in offsets {
-        // Offsets come from records we read, so they are valid; add_partition_offset cannot fail for them.
+        // Offsets come from records we read, so they are valid.
         let _ = list.add_partition_offset(topic, *partition, Offset::Offset(*offset));
     }
     list
@@ -141,33 +183,84 @@ fn to_list(offsets: &[(TopicPartition, i64)]) -> TopicPartitionList {
 pub struct SinkTask {
     /// `<connector>-<task id>`, for logs.
     pub name: String,
+    task_id: u32,
     connector: ConnectorConfig,
     config: SinkConfig,
     worker: Arc<WorkerConfig>,
-    value_converter: Converter,
+    key_converter: Option<(Converter, String)>,
+    value_converter: (Converter, String),
+}
+
+/// The state of a running task's loop.
+struct Run {
+    session: Arc<Session>,
+    writers: Vec<Arc<TableWriter>>,
+    by_topic: HashMap<String, Vec<usize>>,
+    dlq: Option<Arc<DeadLetterQueue>>,
+    watermarks: Arc<Mutex<Watermarks>>,
+    pending: HashMap<u64, Pending>,
+    next_seq: u64,
+    batcher: Batcher<Item>,
+    batches: FuturesUnordered<BoxFuture<BatchOutcome>>,
+    dlq_sends: FuturesUnordered<DlqSend>,
+    /// Statements Cassandra acknowledged.
+    written: u64,
 }
 
 impl SinkTask {
     /// Validates and assembles a task (pure; connections open in `run`).
     pub fn new(worker: Arc<WorkerConfig>, connector: ConnectorConfig, task_id: u32) -> Result<Self, ConfigError> {
         let config = SinkConfig::from_connector(&connector)?;
-        let converter_config = connector.value_converter.as_ref().unwrap_or(&worker.value_converter);
-        let value_converter = Converter::build(converter_config, "value.converter")?;
-        Ok(Self { name: format!("{}-{task_id}", connector.name), connector, config, worker, value_converter })
+        let build = |own: &Option<ConverterConfig>,
+                     default: &ConverterConfig,
+                     key: &str|
+         -> Result<(Converter, String), ConfigError> {
+            let c = own.as_ref().unwrap_or(default);
+            Ok((Converter::build(c, key)?, c.class.clone()))
+        };
+        let value_converter = build(&connector.value_converter, &worker.value_converter, "value.converter")?;
+        let key_converter = if config.needs_key() {
+            Some(build(&connector.key_converter, &worker.key_converter, "key.converter")?)
+        } else {
+            None
+        };
+        Ok(Self {
+            name: format!("{}-{task_id}", connector.name),
+            task_id,
+            connector,
+            config,
+            worker,
+            key_converter,
+            value_converter,
+        })
     }
 
     /// Runs until `shutdown` (then drains in-flight writes and commits) or a fatal error.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), TaskError> {
         let Some(session) = connect_with_retry(&self.config, &self.name, &shutdown).await? else { return Ok(()) };
         let session = Arc::new(session);
-        let mut writers: HashMap<String, Vec<Arc<TableWriter>>> = HashMap::new();
-        for st in &self.config.statements {
-            let writer =
-                TableWriter::prepare(&session, &self.config.keyspace, st, self.config.connection.consistency).await?;
-            info!(task = %self.name, topic = %st.topic, table = %writer.target, "mapping ready");
-            writers.entry(st.topic.clone()).or_default().push(Arc::new(writer));
+        let (mut writers, mut by_topic) = (Vec::new(), HashMap::<String, Vec<usize>>::new());
+        for mapping in &self.config.mappings {
+            let writer = TableWriter::prepare(&session, mapping).await?;
+            info!(task = %self.name, topic = %mapping.topic, table = %writer.target, "mapping ready");
+            by_topic.entry(mapping.topic.clone()).or_default().push(writers.len());
+            writers.push(Arc::new(writer));
         }
-
+        let dlq = match &self.config.dead_letter_queue {
+            None => None,
+            Some(d) => Some(Arc::new(
+                DeadLetterQueue::open(
+                    &self.worker,
+                    &self.connector.settings.with_prefix("producer.override."),
+                    &d.topic,
+                    d.replication_factor,
+                    d.context_headers,
+                    &self.connector.name,
+                    self.task_id,
+                )
+                .await?,
+            )),
+        };
         let watermarks = Arc::new(Mutex::new(Watermarks::default()));
         let context = SinkContext { watermarks: watermarks.clone(), task: self.name.clone() };
         let overrides = self.connector.settings.with_prefix("consumer.override.");
@@ -179,129 +272,240 @@ impl SinkTask {
         consumer.subscribe(&topics)?;
         info!(task = %self.name, ?topics, "sink task started");
 
-        let mut in_flight: FuturesUnordered<WriteFuture> = FuturesUnordered::new();
+        let mut run = Run {
+            session,
+            writers,
+            by_topic,
+            dlq,
+            watermarks,
+            pending: HashMap::new(),
+            next_seq: 0,
+            batcher: Batcher::new(self.config.max_batch_statements, self.config.max_batch_bytes),
+            batches: FuturesUnordered::new(),
+            dlq_sends: FuturesUnordered::new(),
+            written: 0,
+        };
+        let max_pending = (self.config.max_concurrent_requests * self.config.max_batch_statements).clamp(1000, 100_000);
         let mut flush = tokio::time::interval(self.worker.offset_flush_interval);
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let result = loop {
+        let result: Result<(), TaskError> = loop {
+            self.send_ready(&mut run, &shutdown);
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break Ok(()),
-                Some(outcome) = in_flight.next(), if !in_flight.is_empty() => {
-                    if let Err(e) = self.settle(outcome, &watermarks) { break Err(e) }
+                Some(outcome) = run.batches.next(), if !run.batches.is_empty() => {
+                    if let Err(e) = self.settle_batch(&mut run, outcome) { break Err(e) }
                 }
-                _ = flush.tick() => self.commit(&consumer, &watermarks, CommitMode::Async),
-                message = consumer.recv(), if in_flight.len() < self.config.max_concurrent_requests => {
-                    let record = SinkRecord::from_message(&message?);
-                    let (topic, partition, offset) = (record.topic.clone(), record.partition, record.offset);
-                    lock(&watermarks).track(&topic, partition, offset);
-                    match self.process(record, &writers, &session, &shutdown) {
-                        Ok(Some(write)) => in_flight.push(write),
-                        // Skipped by errors.tolerance=all (and logged): done with it.
-                        Ok(None) => lock(&watermarks).ack(&topic, partition, offset),
-                        Err(e) => break Err(e),
+                Some((seq, record, sent)) = run.dlq_sends.next(), if !run.dlq_sends.is_empty() => {
+                    if let Err(e) = self.settle_dlq(&mut run, seq, &record, sent) { break Err(e) }
+                }
+                _ = flush.tick() => self.commit(&consumer, &run.watermarks, CommitMode::Async),
+                message = consumer.recv(), if run.pending.len() < max_pending => {
+                    let first = match message { Ok(m) => SinkRecord::from_message(&m), Err(e) => break Err(e.into()) };
+                    if let Err(e) = self.accept(&mut run, first) { break Err(e) }
+                    // Take what else is already fetched, without waiting, so batches fill up.
+                    let mut burst = Ok(());
+                    for _ in 0..POLL_BURST {
+                        if run.pending.len() >= max_pending { break }
+                        let Some(next) = consumer.recv().now_or_never() else { break };
+                        burst = match next { Ok(m) => self.accept(&mut run, SinkRecord::from_message(&m)), Err(e) => Err(e.into()) };
+                        if burst.is_err() { break }
                     }
+                    if let Err(e) = burst { break Err(e) }
                 }
             }
         };
-        // Let in-flight writes finish (on shutdown they stop retrying at once), so that the final
-        // commit covers every record that made it; on failure, bounded by a deadline.
+        // Finish what was read: queued and in-flight writes and DLQ sends (bounded), then commit.
         let drain = async {
-            while let Some(outcome) = in_flight.next().await {
-                if let Err(e) = self.settle(outcome, &watermarks) {
-                    warn!(task = %self.name, error = %e, "write failed while stopping; it will be redelivered");
+            loop {
+                self.send_ready(&mut run, &shutdown);
+                tokio::select! {
+                    Some(outcome) = run.batches.next(), if !run.batches.is_empty() => {
+                        if let Err(e) = self.settle_batch(&mut run, outcome) { warn!(task = %self.name, error = %e, "while stopping") }
+                    }
+                    Some((seq, record, sent)) = run.dlq_sends.next(), if !run.dlq_sends.is_empty() => {
+                        if let Err(e) = self.settle_dlq(&mut run, seq, &record, sent) { warn!(task = %self.name, error = %e, "while stopping") }
+                    }
+                    else => break,
                 }
             }
         };
         if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
             warn!(task = %self.name, "in-flight writes did not finish in time; they will be redelivered");
         }
-        self.commit(&consumer, &watermarks, CommitMode::Sync);
-        info!(task = %self.name, ok = result.is_ok(), "sink task stopped");
+        self.commit(&consumer, &run.watermarks, CommitMode::Sync);
+        info!(task = %self.name, ok = result.is_ok(), statements_written = run.written, "sink task stopped");
         result
     }
 
-    /// Converts and binds one record; returns its write, or `None` when the error policy skipped it.
-    fn process(
-        &self,
-        record: SinkRecord,
-        writers: &HashMap<String, Vec<Arc<TableWriter>>>,
-        session: &Arc<Session>,
-        shutdown: &CancellationToken,
-    ) -> Result<Option<WriteFuture>, TaskError> {
-        let rows = self.bind(&record, writers);
-        let rows = match rows {
-            Ok(rows) => rows,
-            Err(reason) => return self.reject(&record, reason).map(|()| None),
-        };
-        let (session, policy, shutdown) = (session.clone(), self.config.write_policy, shutdown.clone());
-        let (topic, partition, offset) = (record.topic, record.partition, record.offset);
-        Ok(Some(Box::pin(async move {
-            let writes =
-                rows.into_iter().map(|(writer, row)| {
-                    let (session, shutdown) = (session.clone(), shutdown.clone());
-                    async move {
-                        (writer.target.clone(), write_with_retry(&session, &writer, &row, policy, &shutdown).await)
-                    }
-                });
-            let mut result = WriteResult::Done;
-            for (target, r) in futures::future::join_all(writes).await {
-                match r {
-                    Ok(true) => {}
-                    Ok(false) => result = WriteResult::Cancelled,
-                    Err(error) => result = WriteResult::Failed { target, error },
-                }
+    /// Converts and binds one record and queues its statements (or hands it to the error policy).
+    fn accept(&self, run: &mut Run, record: SinkRecord) -> Result<(), TaskError> {
+        lock(&run.watermarks).track(&record.topic, record.partition, record.offset);
+        let seq = run.next_seq;
+        run.next_seq += 1;
+        let statements = match self.bind(run, &record) {
+            Ok(statements) => statements,
+            Err(failure) => {
+                return self.skip_or_fail(run, seq, record, failure, self.config.bad_records == ErrorTolerance::All);
             }
-            Outcome { topic, partition, offset, result }
-        })))
+        };
+        if statements.is_empty() {
+            lock(&run.watermarks).ack(&record.topic, record.partition, record.offset);
+            return Ok(());
+        }
+        run.pending.insert(seq, Pending { record, remaining: statements.len(), failure: None });
+        for (writer, statement) in statements {
+            let (key, size) = ((writer, statement.partition_key.clone()), statement.size);
+            run.batcher.push(key, Item { seq, statement }, size);
+        }
+        Ok(())
     }
 
-    fn bind(
+    fn bind(&self, run: &Run, record: &SinkRecord) -> Result<Vec<(usize, BoundStatement)>, Failure> {
+        let (converter, class) = &self.value_converter;
+        let value = converter.to_value(record.value.as_deref()).map_err(|e| Failure {
+            stage: Stage::ValueConverter,
+            class_name: class.clone(),
+            exception_class: "spillway.ConversionError".into(),
+            message: e.to_string(),
+        })?;
+        let key: Option<Value> = match &self.key_converter {
+            None => None,
+            Some((converter, class)) => converter.to_value(record.key.as_deref()).map_err(|e| Failure {
+                stage: Stage::KeyConverter,
+                class_name: class.clone(),
+                exception_class: "spillway.ConversionError".into(),
+                message: e.to_string(),
+            })?,
+        };
+        let view = RecordView {
+            value: value.as_ref(),
+            key: key.as_ref(),
+            headers: &record.headers,
+            timestamp_ms: record.timestamp_ms,
+        };
+        let targets = run.by_topic.get(&record.topic).map(Vec::as_slice).unwrap_or_default();
+        targets.iter().map(|&w| run.writers[w].bind(&view).map(|s| (w, s))).collect::<Result<_, _>>().map_err(
+            |message| Failure {
+                stage: Stage::TaskPut,
+                class_name: self.connector.class.clone(),
+                exception_class: "spillway.MappingError".into(),
+                message,
+            },
+        )
+    }
+
+    /// A record that failed: skipped (to the dead letter queue when there is one, else logged) or
+    /// the task fails.
+    fn skip_or_fail(
         &self,
-        record: &SinkRecord,
-        writers: &HashMap<String, Vec<Arc<TableWriter>>>,
-    ) -> Result<Vec<(Arc<TableWriter>, BoundRow)>, String> {
-        let value =
-            self.value_converter.to_value(record.value.as_deref()).map_err(|e| e.to_string())?.ok_or_else(|| {
-                "the record value is null (a tombstone) and deletes are not enabled for this sink".to_string()
-            })?;
-        let micros = record.timestamp_ms.filter(|t| *t >= 0).map_or_else(now_micros, |ms| ms.saturating_mul(1000));
-        let targets = writers.get(&record.topic).map(Vec::as_slice).unwrap_or_default();
-        targets.iter().map(|w| w.bind(&value, micros).map(|row| (w.clone(), row))).collect()
+        run: &mut Run,
+        seq: u64,
+        record: SinkRecord,
+        failure: Failure,
+        skip: bool,
+    ) -> Result<(), TaskError> {
+        let coordinates = record.coordinates();
+        if !skip {
+            return Err(match failure.stage {
+                Stage::TaskPut if failure.exception_class == "spillway.WriteRejected" => {
+                    TaskError::WriteFailed { coordinates, reason: failure.message }
+                }
+                _ => TaskError::BadRecord { coordinates, reason: failure.message },
+            });
+        }
+        let stage = failure.stage.as_str();
+        if self.connector.errors_log_include_messages {
+            let value = record.value.as_deref().map(String::from_utf8_lossy);
+            warn!(task = %self.name, record = %coordinates, stage, reason = %failure.message, ?value, "record skipped");
+        } else {
+            warn!(task = %self.name, record = %coordinates, stage, reason = %failure.message, "record skipped");
+        }
+        match &run.dlq {
+            Some(dlq) => {
+                let send = dlq.send(&record, &failure);
+                run.dlq_sends.push(Box::pin(async move { (seq, record, send.await) }));
+            }
+            None => lock(&run.watermarks).ack(&record.topic, record.partition, record.offset),
+        }
+        Ok(())
     }
 
-    /// Applies `errors.tolerance` to a record that could not be converted or mapped.
-    fn reject(&self, record: &SinkRecord, reason: String) -> Result<(), TaskError> {
-        let coordinates = record.coordinates();
-        match self.connector.error_tolerance {
-            ErrorTolerance::None => Err(TaskError::BadRecord { coordinates, reason }),
-            ErrorTolerance::All => {
-                if self.connector.errors_log_include_messages {
-                    let value = record.value.as_deref().map(String::from_utf8_lossy);
-                    warn!(task = %self.name, record = %coordinates, %reason, ?value, "record skipped (errors.tolerance=all)");
-                } else {
-                    warn!(task = %self.name, record = %coordinates, %reason, "record skipped (errors.tolerance=all)");
-                }
+    fn settle_dlq(
+        &self,
+        run: &mut Run,
+        _seq: u64,
+        record: &SinkRecord,
+        sent: Result<(), KafkaError>,
+    ) -> Result<(), TaskError> {
+        match sent {
+            Ok(()) => {
+                lock(&run.watermarks).ack(&record.topic, record.partition, record.offset);
                 Ok(())
             }
+            Err(e) => Err(TaskError::DeadLetterQueue { coordinates: record.coordinates(), reason: e.to_string() }),
         }
     }
 
-    /// Records a finished write in the watermarks, or fails the task per the write policy.
-    fn settle(&self, outcome: Outcome, watermarks: &Mutex<Watermarks>) -> Result<(), TaskError> {
-        let coordinates = format!("{}-{}@{}", outcome.topic, outcome.partition, outcome.offset);
-        match outcome.result {
-            WriteResult::Done => {}
-            WriteResult::Cancelled => return Ok(()),
-            WriteResult::Failed { target, error } => match self.config.write_policy {
-                WritePolicy::Noop => {
-                    warn!(task = %self.name, record = %coordinates, %target, %error, "write rejected; record skipped (connect.cassandra.error.policy=NOOP)")
-                }
-                WritePolicy::Throw | WritePolicy::Retry { .. } => {
-                    return Err(TaskError::WriteFailed { coordinates, reason: format!("{target}: {error}") });
-                }
-            },
+    /// Sends ready batches while fewer than `max_concurrent_requests` are in flight.
+    fn send_ready(&self, run: &mut Run, shutdown: &CancellationToken) {
+        while run.batches.len() < self.config.max_concurrent_requests {
+            let Some((key, items)) = run.batcher.next_batch() else { break };
+            let writer = run.writers[key.0].clone();
+            let (session, shutdown, config) = (run.session.clone(), shutdown.clone(), self.retry_settings());
+            run.batches.push(Box::pin(write_batch(session, writer, key, items, config, shutdown)));
         }
-        lock(watermarks).ack(&outcome.topic, outcome.partition, outcome.offset);
+    }
+
+    fn retry_settings(&self) -> RetrySettings {
+        RetrySettings {
+            policy: self.config.rejected_writes,
+            timeout: self.config.retry_timeout,
+            delay_max: self.config.retry_delay_max,
+        }
+    }
+
+    /// Counts finished statements; a record whose statements are all done is acknowledged, or
+    /// handed to the error policy when one failed.
+    fn settle_batch(&self, run: &mut Run, outcome: BatchOutcome) -> Result<(), TaskError> {
+        run.batcher.done(&outcome.key);
+        let target = run.writers[outcome.key.0].target.clone();
+        for (seq, result) in outcome.results {
+            let Some(p) = run.pending.get_mut(&seq) else { continue };
+            match result {
+                Ok(()) => run.written += 1,
+                Err(WriteFailure::Cancelled) => continue,
+                Err(WriteFailure::Exhausted(e)) => {
+                    return Err(TaskError::RetriesExhausted {
+                        timeout: self.config.retry_timeout.unwrap_or_default(),
+                        reason: e.to_string(),
+                    });
+                }
+                Err(WriteFailure::Rejected(e)) => {
+                    if p.failure.is_none() {
+                        p.failure = Some((target.clone(), e));
+                    }
+                }
+            }
+            p.remaining -= 1;
+            if p.remaining > 0 {
+                continue;
+            }
+            let done = run.pending.remove(&seq).expect("present");
+            match done.failure {
+                None => lock(&run.watermarks).ack(&done.record.topic, done.record.partition, done.record.offset),
+                Some((table, error)) => {
+                    let failure = Failure {
+                        stage: Stage::TaskPut,
+                        class_name: self.connector.class.clone(),
+                        exception_class: "spillway.WriteRejected".into(),
+                        message: format!("{table}: {error}"),
+                    };
+                    let skip = self.config.rejected_writes == WritePolicy::Skip;
+                    self.skip_or_fail(run, seq, done.record, failure, skip)?;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -323,10 +527,6 @@ impl SinkTask {
             }
         }
     }
-}
-
-fn now_micros() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 /// Connects, retrying with backoff while Cassandra is unreachable. `None` when shut down first.
@@ -352,39 +552,112 @@ async fn connect_with_retry(
     }
 }
 
-/// Executes one row. Transient errors are retried with exponential backoff until shutdown
-/// (`Ok(false)`); permanent ones are retried only under `WritePolicy::Retry`.
-async fn write_with_retry(
-    session: &Session,
-    writer: &TableWriter,
-    row: &BoundRow,
+#[derive(Debug, Clone, Copy)]
+struct RetrySettings {
     policy: WritePolicy,
+    timeout: Option<Duration>,
+    delay_max: Duration,
+}
+
+/// Writes one partition's statements: alone, or as one UNLOGGED batch. When Cassandra rejects a
+/// batch, its statements are retried one by one so that exactly the bad record(s) fail.
+async fn write_batch(
+    session: Arc<Session>,
+    writer: Arc<TableWriter>,
+    key: GroupKey,
+    items: Vec<Item>,
+    retry: RetrySettings,
+    shutdown: CancellationToken,
+) -> BatchOutcome {
+    if items.len() == 1 {
+        let item = &items[0];
+        let result = execute_with_retry(retry, &shutdown, &writer.target, || {
+            session
+                .execute_unpaged(writer.statement(item.statement.kind), &item.statement.values)
+                .map(|r| r.map(|_| ()).map_err(CassandraError::from))
+        })
+        .await;
+        return BatchOutcome { key, results: vec![(item.seq, result)] };
+    }
+    let mut batch = Batch::new(BatchType::Unlogged);
+    for item in &items {
+        batch.append_statement(writer.statement(item.statement.kind).clone());
+    }
+    batch.set_is_idempotent(true);
+    if let Some(c) = writer.statement(items[0].statement.kind).get_consistency() {
+        batch.set_consistency(c);
+    }
+    let values: Vec<_> = items.iter().map(|i| &i.statement.values).collect();
+    let batch_retry = RetrySettings { policy: WritePolicy::Fail, ..retry };
+    match execute_with_retry(batch_retry, &shutdown, &writer.target, || {
+        session.batch(&batch, &values).map(|r| r.map(|_| ()).map_err(CassandraError::from))
+    })
+    .await
+    {
+        Ok(()) => BatchOutcome { key, results: items.iter().map(|i| (i.seq, Ok(()))).collect() },
+        Err(WriteFailure::Rejected(error)) => {
+            debug!(table = %writer.target, %error, statements = items.len(), "batch rejected; isolating the bad statements");
+            let mut results = Vec::with_capacity(items.len());
+            for item in &items {
+                let result = execute_with_retry(retry, &shutdown, &writer.target, || {
+                    session
+                        .execute_unpaged(writer.statement(item.statement.kind), &item.statement.values)
+                        .map(|r| r.map(|_| ()).map_err(CassandraError::from))
+                })
+                .await;
+                results.push((item.seq, result));
+            }
+            BatchOutcome { key, results }
+        }
+        Err(other) => {
+            let mut results = vec![(items[0].seq, Err(other))];
+            results.extend(items[1..].iter().map(|i| (i.seq, Err(WriteFailure::Cancelled))));
+            BatchOutcome { key, results }
+        }
+    }
+}
+
+/// Runs `attempt` until it succeeds. Transient errors are retried with exponential backoff (capped
+/// by `errors.retry.delay.max.ms`) until `errors.retry.timeout` or shutdown; permanent ones only under
+/// `WritePolicy::Retry`.
+async fn execute_with_retry<F, Fut>(
+    retry: RetrySettings,
     shutdown: &CancellationToken,
-) -> Result<bool, CassandraError> {
+    table: &str,
+    mut attempt: F,
+) -> Result<(), WriteFailure>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), CassandraError>>,
+{
+    let started = Instant::now();
     let mut backoff = Duration::from_millis(50);
-    let mut permanent_failures = 0u32;
+    let mut rejections = 0u32;
     loop {
-        let error = match session.execute_unpaged(writer.statement(), row).await {
-            Ok(_) => return Ok(true),
-            Err(e) => CassandraError::from(e),
+        let error = match attempt().await {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
         };
         let pause = if error.is_retryable() {
-            let pause = backoff;
-            backoff = (backoff * 2).min(Duration::from_secs(10));
-            debug!(table = %writer.target, %error, retry_in_ms = pause.as_millis() as u64, "transient write error; retrying");
+            if retry.timeout.is_some_and(|t| started.elapsed() >= t) {
+                return Err(WriteFailure::Exhausted(error));
+            }
+            let pause = backoff.min(retry.delay_max);
+            backoff = (backoff * 2).min(retry.delay_max);
+            debug!(table, %error, retry_in_ms = pause.as_millis() as u64, "transient write error; retrying");
             pause
         } else {
-            match policy {
-                WritePolicy::Retry { max_retries, interval } if permanent_failures < max_retries => {
-                    permanent_failures += 1;
-                    error!(table = %writer.target, %error, attempt = permanent_failures, max_retries, "write rejected; retrying (connect.cassandra.error.policy=RETRY)");
+            match retry.policy {
+                WritePolicy::Retry { max_retries, interval } if rejections < max_retries => {
+                    rejections += 1;
+                    error!(table, %error, attempt = rejections, max_retries, "write rejected; retrying (connect.cassandra.error.policy=RETRY)");
                     interval
                 }
-                _ => return Err(error),
+                _ => return Err(WriteFailure::Rejected(error)),
             }
         };
         tokio::select! {
-            () = shutdown.cancelled() => return Ok(false),
+            () = shutdown.cancelled() => return Err(WriteFailure::Cancelled),
             () = tokio::time::sleep(pause) => {}
         }
     }

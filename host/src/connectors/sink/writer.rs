@@ -1,0 +1,536 @@
+//! Records → bound Cassandra statements: a `TableMapping` resolved against the live table schema
+//! becomes prepared statements (insert, or the user's `query`; delete when enabled) and the list of
+//! (column, source, CQL type) that binds a record to them.
+
+use std::borrow::Cow;
+
+use scylla::client::session::Session;
+use scylla::frame::response::result::ColumnType;
+use scylla::statement::prepared::PreparedStatement;
+use scylla::value::{CqlValue, MaybeUnset};
+use serde_json::Value;
+
+use super::model::{ColumnSpec, Deletes, Source, TableMapping, TimeUnit};
+use crate::cassandra::{self, CassandraError, Column, quote_identifier, values::json_to_cql};
+
+/// Bound values of one statement.
+pub type BoundRow = Vec<MaybeUnset<Option<CqlValue>>>;
+
+/// What a record looks like to the mapping: converted value and key, raw headers, timestamp.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordView<'a> {
+    /// The converted value; `None` for a tombstone.
+    pub value: Option<&'a Value>,
+    /// The converted key, when a mapping needs it.
+    pub key: Option<&'a Value>,
+    /// Headers as read.
+    pub headers: &'a [(String, Option<Vec<u8>>)],
+    /// Record timestamp (ms since the epoch).
+    pub timestamp_ms: Option<i64>,
+}
+
+/// Which prepared statement a bound row is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatementKind {
+    /// The insert (or the user's query).
+    Upsert,
+    /// The delete.
+    Delete,
+}
+
+/// One record's statement for one table, ready to execute or batch.
+#[derive(Debug, Clone)]
+pub struct BoundStatement {
+    /// Which statement.
+    pub kind: StatementKind,
+    /// Its values.
+    pub values: BoundRow,
+    /// The serialized partition key: statements with the same one may share an UNLOGGED batch.
+    pub partition_key: Vec<u8>,
+    /// Approximate size of the values in bytes.
+    pub size: usize,
+}
+
+/// Where a column's value comes from, resolved against the schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnSource {
+    /// Target column (as the schema names it).
+    pub column: String,
+    /// Where the value comes from.
+    pub source: Source,
+    /// Whether the column is part of the primary key (so it must have a value).
+    pub primary_key: bool,
+}
+
+/// Resolves a mapping's column selection against the table's columns. Pure; errors name the column.
+pub fn resolve_columns(mapping: &TableMapping, columns: &[Column]) -> Result<Vec<ColumnSource>, String> {
+    let target = mapping.target();
+    let find = |name: &str| {
+        columns.iter().find(|c| c.name == name).or_else(|| columns.iter().find(|c| c.name.eq_ignore_ascii_case(name)))
+    };
+    let mut out: Vec<ColumnSource> = Vec::new();
+    let mut push = |column: &Column, source: Source| -> Result<(), String> {
+        if out.iter().any(|s| s.column == column.name) {
+            return Err(format!("column '{}' of {target} is mapped twice", column.name));
+        }
+        out.push(ColumnSource { column: column.name.clone(), source, primary_key: column.is_primary_key() });
+        Ok(())
+    };
+    for spec in &mapping.columns {
+        match spec {
+            ColumnSpec::Star { prefix, ignore } => {
+                let ignored =
+                    |c: &Column| !c.is_primary_key() && ignore.iter().any(|i| i.eq_ignore_ascii_case(&c.name));
+                for column in columns.iter().filter(|c| !ignored(c)) {
+                    let mut path = prefix.clone();
+                    path.push(column.name.clone());
+                    push(column, Source::Value(path))?;
+                }
+            }
+            ColumnSpec::Column { column, source } => {
+                let Some(col) = find(column) else {
+                    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+                    return Err(format!("column '{column}' is not in {target} (its columns: {})", names.join(", ")));
+                };
+                push(col, source.clone())?;
+            }
+        }
+    }
+    let missing: Vec<&str> = columns
+        .iter()
+        .filter(|c| c.is_primary_key() && !out.iter().any(|s| s.column == c.name))
+        .map(|c| c.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!("primary key column(s) {} of {target} are not mapped", missing.join(", ")));
+    }
+    Ok(out)
+}
+
+/// Looks a path up in a JSON value: exact field names first, then case-insensitively (CQL names
+/// are case-insensitive unless quoted; JSON producers often use camelCase). An empty path is the value.
+pub fn lookup<'v>(value: &'v Value, path: &[String]) -> Option<&'v Value> {
+    path.iter().try_fold(value, |v, key| {
+        let object = v.as_object()?;
+        object.get(key).or_else(|| object.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
+    })
+}
+
+/// How the generated or user insert takes its values.
+#[derive(Debug)]
+enum InsertBinds {
+    /// Columns in order, then the write timestamp, then the TTL when `ttl` is set.
+    Generated { ttl: bool },
+    /// The user's query: for each of its markers, the index of the column bound to it.
+    Query(Vec<usize>),
+}
+
+#[derive(Debug)]
+enum DeleteStatement {
+    /// `DELETE … USING TIMESTAMP ? WHERE <pk> = ? …`: the timestamp, then these column indexes.
+    Row { statement: PreparedStatement, key_columns: Vec<usize> },
+    /// The Lenses statement, bound from key fields.
+    Custom { statement: PreparedStatement, key_fields: Vec<String>, types: Vec<ColumnType<'static>> },
+}
+
+/// A table's prepared statements and bindings.
+#[derive(Debug)]
+pub struct TableWriter {
+    /// `keyspace.table`, for logs and errors.
+    pub target: String,
+    mapping: TableMapping,
+    columns: Vec<ColumnSource>,
+    types: Vec<ColumnType<'static>>,
+    insert: PreparedStatement,
+    insert_binds: InsertBinds,
+    delete: Option<DeleteStatement>,
+}
+
+impl TableWriter {
+    /// Reads the table schema, resolves the mapping and prepares the statements.
+    pub async fn prepare(session: &Session, mapping: &TableMapping) -> Result<Self, CassandraError> {
+        let target = mapping.target();
+        let schema = cassandra::table_columns(session, &mapping.keyspace, &mapping.table).await?;
+        let columns = resolve_columns(mapping, &schema).map_err(CassandraError::Schema)?;
+        if schema.iter().any(|c| c.cql_type.starts_with("counter")) {
+            return Err(CassandraError::Schema(format!(
+                "{target} is a counter table; counter updates are not idempotent and are not supported by this sink"
+            )));
+        }
+        let table = format!("{}.{}", quote_identifier(&mapping.keyspace), quote_identifier(&mapping.table));
+        let (insert, insert_binds) = match &mapping.query {
+            Some(query) => {
+                let statement = prepare(session, query, mapping).await?;
+                let order = statement
+                    .get_variable_col_specs()
+                    .iter()
+                    .map(|spec| {
+                        columns.iter().position(|c| c.column.eq_ignore_ascii_case(spec.name())).ok_or_else(|| {
+                            CassandraError::Schema(format!(
+                                "{target}: the query's marker :{} is not a mapped column",
+                                spec.name()
+                            ))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                (statement, InsertBinds::Query(order))
+            }
+            None => {
+                let names: Vec<String> = columns.iter().map(|s| quote_identifier(&s.column)).collect();
+                let marks = vec!["?"; columns.len()].join(", ");
+                let ttl = mapping.ttl_source.is_some() || mapping.ttl_seconds.is_some();
+                let cql = format!(
+                    "INSERT INTO {table} ({}) VALUES ({marks}) USING TIMESTAMP ?{}",
+                    names.join(", "),
+                    if ttl { " AND TTL ?" } else { "" }
+                );
+                (prepare(session, &cql, mapping).await?, InsertBinds::Generated { ttl })
+            }
+        };
+        let types: Vec<ColumnType<'static>> = match &insert_binds {
+            InsertBinds::Generated { .. } => insert
+                .get_variable_col_specs()
+                .iter()
+                .take(columns.len())
+                .map(|s| s.typ().clone().into_owned())
+                .collect(),
+            // Types by column, from the schema-ordered markers of the user's query.
+            InsertBinds::Query(order) => {
+                let specs = insert.get_variable_col_specs();
+                let mut types = vec![None; columns.len()];
+                for (spec, index) in specs.iter().zip(order) {
+                    types[*index] = Some(spec.typ().clone().into_owned());
+                }
+                // A mapped column the query does not use is never bound; give it the text type.
+                types
+                    .into_iter()
+                    .map(|t| t.unwrap_or(ColumnType::Native(scylla::frame::response::result::NativeType::Text)))
+                    .collect()
+            }
+        };
+        let delete = match &mapping.deletes {
+            Deletes::Disabled => None,
+            Deletes::Row if columns.len() < schema.len() => {
+                tracing::warn!(table = %target, "deletes are disabled for this table: they need every column mapped");
+                None
+            }
+            Deletes::Row => {
+                let key_columns: Vec<usize> =
+                    columns.iter().enumerate().filter(|(_, c)| c.primary_key).map(|(i, _)| i).collect();
+                let conditions: Vec<String> =
+                    key_columns.iter().map(|i| format!("{} = ?", quote_identifier(&columns[*i].column))).collect();
+                let cql = format!("DELETE FROM {table} USING TIMESTAMP ? WHERE {}", conditions.join(" AND "));
+                Some(DeleteStatement::Row { statement: prepare(session, &cql, mapping).await?, key_columns })
+            }
+            Deletes::Statement { cql, key_fields } => {
+                let statement = prepare(session, cql, mapping).await?;
+                let types: Vec<_> =
+                    statement.get_variable_col_specs().iter().map(|s| s.typ().clone().into_owned()).collect();
+                let expected = key_fields.len().max(1);
+                if types.len() != expected {
+                    return Err(CassandraError::Schema(format!(
+                        "connect.cassandra.delete.statement has {} markers but connect.cassandra.delete.struct_flds names {expected} key field(s)",
+                        types.len()
+                    )));
+                }
+                Some(DeleteStatement::Custom { statement, key_fields: key_fields.clone(), types })
+            }
+        };
+        Ok(Self { target, mapping: mapping.clone(), columns, types, insert, insert_binds, delete })
+    }
+
+    /// Source topic.
+    pub fn topic(&self) -> &str {
+        &self.mapping.topic
+    }
+
+    /// The prepared statement for a kind.
+    pub fn statement(&self, kind: StatementKind) -> &PreparedStatement {
+        match (kind, &self.delete) {
+            (
+                StatementKind::Delete,
+                Some(DeleteStatement::Row { statement, .. } | DeleteStatement::Custom { statement, .. }),
+            ) => statement,
+            _ => &self.insert,
+        }
+    }
+
+    /// Binds one record: an upsert, or a delete (a tombstone, or a record whose mapped non-key
+    /// columns are all null, when deletes are enabled). Errors name the table, column and field.
+    pub fn bind(&self, record: &RecordView<'_>) -> Result<BoundStatement, String> {
+        let (kind, values) = self.bind_values(record)?;
+        let statement = self.statement(kind);
+        let partition_key = statement
+            .compute_partition_key(&values)
+            .map(|b| b.to_vec())
+            .map_err(|e| format!("{}: cannot compute the partition key: {e}", self.target))?;
+        let size = values.iter().map(approx_size).sum::<usize>() + 8;
+        Ok(BoundStatement { kind, values, partition_key, size })
+    }
+
+    fn bind_values(&self, record: &RecordView<'_>) -> Result<(StatementKind, BoundRow), String> {
+        if let (None, Some(DeleteStatement::Custom { key_fields, types, .. })) = (record.value, &self.delete) {
+            return self.bind_custom_delete(record, key_fields, types).map(|row| (StatementKind::Delete, row));
+        }
+        if record.value.is_none() && !matches!(self.delete, Some(DeleteStatement::Row { .. })) {
+            return Err(format!(
+                "{}: the record value is null (a tombstone) and deletes are not enabled for this table",
+                self.target
+            ));
+        }
+        let mut cells: Vec<Option<CqlValue>> = Vec::with_capacity(self.columns.len());
+        for (column, typ) in self.columns.iter().zip(&self.types) {
+            let value = self.read(&column.source, record)?.filter(|v| !v.is_null());
+            let cell = match value {
+                None if column.primary_key => {
+                    let hint = if record.value.is_none() {
+                        " (a tombstone carries only the key: map key columns from key.<field>)"
+                    } else {
+                        ""
+                    };
+                    return Err(format!(
+                        "{}: primary key column '{}' has no value ({} is missing or null){hint}",
+                        self.target, column.column, column.source
+                    ));
+                }
+                None => None,
+                Some(v) => Some(
+                    json_to_cql(&v, typ)
+                        .map_err(|e| format!("{}: column '{}' ({}): {e}", self.target, column.column, column.source))?,
+                ),
+            };
+            cells.push(cell);
+        }
+        let write_time = self.write_time_micros(record)?;
+        if let Some(DeleteStatement::Row { key_columns, .. }) = &self.delete {
+            let only_key = cells.iter().zip(&self.columns).all(|(cell, c)| c.primary_key || cell.is_none());
+            if only_key {
+                let mut row: BoundRow = vec![MaybeUnset::Set(Some(CqlValue::BigInt(write_time)))];
+                row.extend(key_columns.iter().map(|i| MaybeUnset::Set(cells[*i].clone())));
+                return Ok((StatementKind::Delete, row));
+            }
+        }
+        let unset_or_null = |cell: Option<CqlValue>| match cell {
+            Some(v) => MaybeUnset::Set(Some(v)),
+            None if self.mapping.null_to_unset => MaybeUnset::Unset,
+            None => MaybeUnset::Set(None),
+        };
+        let row = match &self.insert_binds {
+            InsertBinds::Query(order) => order.iter().map(|i| unset_or_null(cells[*i].clone())).collect(),
+            InsertBinds::Generated { ttl } => {
+                let mut row: BoundRow = cells.into_iter().map(unset_or_null).collect();
+                row.push(MaybeUnset::Set(Some(CqlValue::BigInt(write_time))));
+                if *ttl {
+                    row.push(MaybeUnset::Set(Some(CqlValue::Int(self.ttl_seconds(record)?))));
+                }
+                row
+            }
+        };
+        Ok((StatementKind::Upsert, row))
+    }
+
+    fn bind_custom_delete(
+        &self,
+        record: &RecordView<'_>,
+        key_fields: &[String],
+        types: &[ColumnType<'static>],
+    ) -> Result<BoundRow, String> {
+        let key = record.key.ok_or_else(|| format!("{}: a tombstone without a key cannot be deleted", self.target))?;
+        let paths: Vec<Vec<String>> =
+            if key_fields.is_empty() { vec![Vec::new()] } else { key_fields.iter().map(|f| vec![f.clone()]).collect() };
+        paths
+            .iter()
+            .zip(types)
+            .map(|(path, typ)| {
+                let name = if path.is_empty() { "key".to_string() } else { format!("key.{}", path.join(".")) };
+                let v = lookup(key, path)
+                    .filter(|v| !v.is_null())
+                    .ok_or_else(|| format!("{}: delete needs {name}, which is missing", self.target))?;
+                json_to_cql(v, typ)
+                    .map(|c| MaybeUnset::Set(Some(c)))
+                    .map_err(|e| format!("{}: delete ({name}): {e}", self.target))
+            })
+            .collect()
+    }
+
+    fn read<'r>(&self, source: &Source, record: &RecordView<'r>) -> Result<Option<Cow<'r, Value>>, String> {
+        Ok(match source {
+            Source::Value(path) => record.value.and_then(|v| lookup(v, path)).map(Cow::Borrowed),
+            Source::Key(path) => record.key.and_then(|k| lookup(k, path)).map(Cow::Borrowed),
+            Source::Header(name) => {
+                record.headers.iter().rev().find(|(k, _)| k == name).and_then(|(_, v)| v.as_deref()).map(|bytes| {
+                    let text = String::from_utf8_lossy(bytes);
+                    Cow::Owned(serde_json::from_str(&text).unwrap_or(Value::String(text.into_owned())))
+                })
+            }
+            Source::Now => Some(Cow::Owned(Value::String(now_timeuuid().to_string()))),
+        })
+    }
+
+    fn integer(&self, source: &Source, record: &RecordView<'_>, what: &str) -> Result<Option<i64>, String> {
+        match self.read(source, record)?.filter(|v| !v.is_null()) {
+            None => Ok(None),
+            Some(v) => v
+                .as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                .map(Some)
+                .ok_or_else(|| format!("{}: {what} ({source}) is not an integer: {v}", self.target)),
+        }
+    }
+
+    /// `__timestamp` in its unit, else the record timestamp, else now; in microseconds.
+    fn write_time_micros(&self, record: &RecordView<'_>) -> Result<i64, String> {
+        if let Some((source, unit)) = &self.mapping.timestamp_source
+            && let Some(t) = self.integer(source, record, "__timestamp")?
+        {
+            return Ok(unit.convert(t, TimeUnit::Microseconds));
+        }
+        Ok(record.timestamp_ms.filter(|t| *t >= 0).map_or_else(now_micros, |ms| ms.saturating_mul(1000)))
+    }
+
+    /// `__ttl` in its unit, else the static TTL, else 0 (none); in seconds.
+    fn ttl_seconds(&self, record: &RecordView<'_>) -> Result<i32, String> {
+        if let Some((source, unit)) = &self.mapping.ttl_source
+            && let Some(t) = self.integer(source, record, "__ttl")?
+        {
+            let seconds = unit.convert(t, TimeUnit::Seconds);
+            return i32::try_from(seconds.max(0))
+                .map_err(|_| format!("{}: __ttl {seconds}s is too large", self.target));
+        }
+        Ok(self.mapping.ttl_seconds.map_or(0, |t| t as i32))
+    }
+}
+
+async fn prepare(session: &Session, cql: &str, mapping: &TableMapping) -> Result<PreparedStatement, CassandraError> {
+    let mut statement = session
+        .prepare(cql)
+        .await
+        .map_err(|source| CassandraError::Prepare { statement: cql.to_string(), source: Box::new(source) })?;
+    // Writes carry an explicit timestamp, so replaying one converges: safe to retry.
+    statement.set_is_idempotent(true);
+    if let Some(c) = mapping.consistency {
+        statement.set_consistency(c);
+    }
+    Ok(statement)
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+fn now_timeuuid() -> uuid::Uuid {
+    static NODE: std::sync::OnceLock<[u8; 6]> = std::sync::OnceLock::new();
+    let node = NODE.get_or_init(|| {
+        let b = uuid::Uuid::new_v4().into_bytes();
+        [b[0] | 0x01, b[1], b[2], b[3], b[4], b[5]]
+    });
+    uuid::Uuid::now_v1(node)
+}
+
+/// A rough size of a bound value, for the batch byte cap.
+fn approx_size(v: &MaybeUnset<Option<CqlValue>>) -> usize {
+    fn size(v: &CqlValue) -> usize {
+        match v {
+            CqlValue::Text(s) | CqlValue::Ascii(s) => s.len() + 4,
+            CqlValue::Blob(b) => b.len() + 4,
+            CqlValue::List(items) | CqlValue::Set(items) | CqlValue::Vector(items) => {
+                4 + items.iter().map(size).sum::<usize>()
+            }
+            CqlValue::Map(pairs) => 4 + pairs.iter().map(|(k, v)| size(k) + size(v)).sum::<usize>(),
+            CqlValue::Tuple(items) => 4 + items.iter().flatten().map(size).sum::<usize>(),
+            CqlValue::UserDefinedType { fields, .. } => {
+                4 + fields.iter().filter_map(|(_, v)| v.as_ref()).map(size).sum::<usize>()
+            }
+            CqlValue::Varint(_) | CqlValue::Decimal(_) => 24,
+            CqlValue::Uuid(_) | CqlValue::Timeuuid(_) | CqlValue::Inet(_) | CqlValue::Duration(_) => 20,
+            _ => 12,
+        }
+    }
+    match v {
+        MaybeUnset::Set(Some(v)) => size(v),
+        _ => 4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+    use crate::connectors::sink::kcql;
+    use crate::connectors::sink::lenses;
+    use serde_json::json;
+
+    fn columns() -> Vec<Column> {
+        [("sensor_id", "partition_key"), ("ts", "clustering"), ("temperature", "regular"), ("site", "regular")]
+            .into_iter()
+            .map(|(n, k)| Column { name: n.into(), kind: k.into(), cql_type: "text".into() })
+            .collect()
+    }
+
+    fn mapping(kcql_text: &str) -> TableMapping {
+        let topic = kcql::parse(kcql_text).unwrap()[0].topic.clone();
+        let s = Settings(
+            [("connect.cassandra.key.space", "ks"), ("connect.cassandra.kcql", kcql_text)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        lenses::mappings(&s, &[topic]).unwrap().remove(0)
+    }
+
+    fn resolve(kcql_text: &str) -> Result<Vec<ColumnSource>, String> {
+        resolve_columns(&mapping(kcql_text), &columns())
+    }
+
+    #[test]
+    fn star_maps_every_column_but_ignored_ones() {
+        let s = resolve("INSERT INTO t SELECT * FROM x IGNORE site, sensor_id").unwrap();
+        let names: Vec<&str> = s.iter().map(|c| c.column.as_str()).collect();
+        assert_eq!(names, vec!["sensor_id", "ts", "temperature"], "primary key columns are never ignored");
+        assert!(s[0].primary_key && s[1].primary_key && !s[2].primary_key);
+    }
+
+    #[test]
+    fn explicit_fields_with_aliases_and_nesting() {
+        let s = resolve("INSERT INTO t SELECT id AS sensor_id, meta.time AS ts, temp AS temperature FROM x").unwrap();
+        assert_eq!(
+            s[1],
+            ColumnSource {
+                column: "ts".into(),
+                source: Source::Value(vec!["meta".into(), "time".into()]),
+                primary_key: true
+            }
+        );
+    }
+
+    #[test]
+    fn schema_errors_name_the_column() {
+        assert!(
+            resolve("INSERT INTO t SELECT id AS sensor_id, x AS nope FROM x")
+                .unwrap_err()
+                .contains("'nope' is not in ks.t")
+        );
+        assert!(
+            resolve("INSERT INTO t SELECT id AS sensor_id FROM x").unwrap_err().contains("ts of ks.t are not mapped")
+        );
+        assert!(resolve("INSERT INTO t SELECT *, a AS site FROM x").unwrap_err().contains("mapped twice"));
+    }
+
+    #[test]
+    fn lookup_is_exact_then_case_insensitive() {
+        let v = json!({"sensorId": "a", "meta": {"Time": 1}, "sensorid": "exact"});
+        assert_eq!(lookup(&v, &["sensorid".into()]), Some(&json!("exact")));
+        assert_eq!(lookup(&v, &["meta".into(), "time".into()]), Some(&json!(1)));
+        assert_eq!(lookup(&v, &["meta".into(), "x".into()]), None);
+        assert_eq!(lookup(&json!(3), &["a".into()]), None);
+        assert_eq!(lookup(&json!(3), &[]), Some(&json!(3)));
+    }
+
+    #[test]
+    fn now_is_a_time_uuid() {
+        assert_eq!(now_timeuuid().get_version_num(), 1);
+        assert_ne!(now_timeuuid(), now_timeuuid());
+    }
+}
