@@ -1,3 +1,6 @@
 //! End-to-end tests against real Kafka and Cassandra (`make up`). Run with `make test`.
 
+mod common;
 mod sink;
+mod sink_dialects;
+mod sink_errors;

@@ -2,67 +2,14 @@
 //! Cassandra table, offsets read back from Kafka.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use futures::TryStreamExt;
 use scylla::value::CqlTimestamp;
 use serde_json::Value;
-use spillway::config::{Settings, WorkerConfig};
 use spillway::worker::standalone::Standalone;
-use spillway_tests::{Services, count_rows, create_keyspace, execute, iot, poll_until, unique_name};
+use spillway_tests::{Services, count_rows, iot, poll_until, unique_name};
 
-const DEADLINE: Duration = Duration::from_secs(120);
-
-fn settings(pairs: &[(&str, &str)]) -> Settings {
-    Settings(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
-}
-
-fn worker(services: &Services) -> WorkerConfig {
-    WorkerConfig::from_settings(&settings(&[
-        ("bootstrap.servers", &services.kafka_bootstrap),
-        ("listeners", "http://127.0.0.1:0"),
-        ("offset.flush.interval.ms", "200"),
-        ("value.converter", "org.apache.kafka.connect.json.JsonConverter"),
-        ("value.converter.schemas.enable", "false"),
-    ]))
-    .expect("valid worker config")
-}
-
-/// A Lenses-dialect sink config for `topic` → `keyspace.table`.
-fn sink(services: &Services, name: &str, topic: &str, keyspace: &str, table: &str, extra: &[(&str, &str)]) -> Settings {
-    let port = services.cassandra_port().to_string();
-    let kcql = format!("INSERT INTO {table} SELECT * FROM {topic}");
-    let mut s = settings(&[
-        ("name", name),
-        ("connector.class", "io.lenses.streamreactor.connect.cassandra.sink.CassandraSinkConnector"),
-        ("tasks.max", "1"),
-        ("topics", topic),
-        ("connect.cassandra.contact.points", services.cassandra_address()),
-        ("connect.cassandra.port", &port),
-        ("connect.cassandra.key.space", keyspace),
-        ("connect.cassandra.kcql", &kcql),
-    ]);
-    for (k, v) in extra {
-        s.0.insert(k.to_string(), v.to_string());
-    }
-    s
-}
-
-/// A fresh topic and a keyspace with the IoT readings table; returns (topic, keyspace, session).
-async fn setup(services: &Services, partitions: i32) -> (String, String, scylla::client::session::Session) {
-    let topic = unique_name("readings");
-    let keyspace = unique_name("ks");
-    services.create_topic(&topic, partitions).await;
-    let session = services.cassandra().await;
-    create_keyspace(&session, &keyspace).await;
-    execute(&session, &iot::TABLE_DDL.replace("{table}", &format!("{keyspace}.readings"))).await;
-    (topic, keyspace, session)
-}
-
-async fn rest_json(standalone: &Standalone, path: &str) -> Value {
-    let url = format!("http://{}{path}", standalone.rest_addr());
-    reqwest::get(&url).await.unwrap_or_else(|e| panic!("GET {url}: {e}")).json().await.expect("JSON body")
-}
+use crate::common::{DEADLINE, rest_json, setup, sink, worker};
 
 type Row = (String, CqlTimestamp, uuid::Uuid, String, String, f64, f64, f64, i32, String);
 

@@ -14,11 +14,54 @@ use std::time::{Duration, Instant};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
+use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
+
+/// A record to produce.
+#[derive(Debug, Clone, Default)]
+pub struct TestRecord {
+    /// Key (`None`: null key).
+    pub key: Option<Vec<u8>>,
+    /// Value (`None`: a tombstone).
+    pub value: Option<Vec<u8>>,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Record timestamp (ms); `None`: the producer's clock.
+    pub timestamp_ms: Option<i64>,
+}
+
+impl TestRecord {
+    /// A record with a string key and a JSON value.
+    pub fn json(key: &str, value: &serde_json::Value) -> Self {
+        Self {
+            key: Some(key.as_bytes().to_vec()),
+            value: Some(serde_json::to_vec(value).expect("JSON")),
+            ..Self::default()
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, key: &str, value: &str) -> Self {
+        self.headers.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Sets the record timestamp.
+    pub fn at(mut self, timestamp_ms: i64) -> Self {
+        self.timestamp_ms = Some(timestamp_ms);
+        self
+    }
+}
+
+impl From<(Option<String>, Option<Vec<u8>>)> for TestRecord {
+    fn from((key, value): (Option<String>, Option<Vec<u8>>)) -> Self {
+        Self { key: key.map(String::into_bytes), value, ..Self::default() }
+    }
+}
 
 /// Where the services are: `KAFKA_BOOTSTRAP` / `CASSANDRA_HOSTS` from the environment, else from
 /// `.run/services.env` (written by `make up`).
@@ -87,12 +130,8 @@ impl Services {
         }
     }
 
-    /// Produces `(key, value)` records (value `None` = tombstone) and waits for every acknowledgement.
-    pub async fn produce(
-        &self,
-        topic: &str,
-        records: impl IntoIterator<Item = (Option<String>, Option<Vec<u8>>)>,
-    ) -> usize {
+    /// Produces records (in order) and waits for every acknowledgement.
+    pub async fn produce<R: Into<TestRecord>>(&self, topic: &str, records: impl IntoIterator<Item = R>) -> usize {
         let producer: FutureProducer = ClientConfig::new()
             .set("bootstrap.servers", &self.kafka_bootstrap)
             .set("acks", "all")
@@ -101,18 +140,26 @@ impl Services {
             .create()
             .expect("producer");
         let mut sent = Vec::new();
-        for (key, value) in records {
+        for record in records {
+            let record: TestRecord = record.into();
             let producer = producer.clone();
             let topic = topic.to_string();
             sent.push(async move {
-                let mut record: FutureRecord<'_, String, Vec<u8>> = FutureRecord::to(&topic);
-                if let Some(k) = key.as_ref() {
-                    record = record.key(k);
+                let mut headers = OwnedHeaders::new();
+                for (k, v) in &record.headers {
+                    headers = headers.insert(Header { key: k, value: Some(v.as_bytes()) });
                 }
-                if let Some(v) = value.as_ref() {
-                    record = record.payload(v);
+                let mut out: FutureRecord<'_, Vec<u8>, Vec<u8>> = FutureRecord::to(&topic).headers(headers);
+                if let Some(k) = record.key.as_ref() {
+                    out = out.key(k);
                 }
-                producer.send(record, Duration::from_secs(30)).await.map_err(|(e, _)| e)
+                if let Some(v) = record.value.as_ref() {
+                    out = out.payload(v);
+                }
+                if let Some(ts) = record.timestamp_ms {
+                    out = out.timestamp(ts);
+                }
+                producer.send(out, Duration::from_secs(30)).await.map_err(|(e, _)| e)
             });
         }
         let count = sent.len();
@@ -120,6 +167,29 @@ impl Services {
             result.expect("Kafka acknowledged the record");
         }
         count
+    }
+
+    /// Reads a topic from the beginning until `count` records arrived (or panics after `deadline`).
+    pub async fn consume(&self, topic: &str, count: usize, deadline: Duration) -> Vec<OwnedMessage> {
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.kafka_bootstrap)
+            .set("group.id", unique_name("reader"))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        consumer.subscribe(&[topic]).expect("subscribe");
+        let mut out = Vec::new();
+        let start = Instant::now();
+        while out.len() < count {
+            let left = deadline.checked_sub(start.elapsed()).unwrap_or_else(|| {
+                panic!("timed out after {deadline:?} reading {topic}: {} of {count} records", out.len())
+            });
+            if let Ok(message) = tokio::time::timeout(left, consumer.recv()).await {
+                out.push(message.expect("consume").detach());
+            }
+        }
+        out
     }
 
     /// The sum of committed offsets of `group` over the topic's partitions (0 for uncommitted ones).

@@ -214,9 +214,10 @@ impl SinkConfig {
         })
     }
 
-    /// Whether any mapping reads the record key (so the key converter runs).
-    pub fn needs_key(&self) -> bool {
-        self.mappings.iter().any(TableMapping::needs_key)
+    /// Whether any mapping may read the record key of a record (tombstone or not), so the key
+    /// converter runs for it; keys nobody reads are never converted.
+    pub fn needs_key(&self, tombstone: bool) -> bool {
+        self.mappings.iter().any(|m| m.needs_key(tombstone))
     }
 }
 
@@ -329,7 +330,7 @@ mod tests {
         assert_eq!(c.max_batch_statements, 16);
         assert_eq!(c.rejected_writes, WritePolicy::Skip);
         assert_eq!(c.bad_records, ErrorTolerance::None);
-        assert!(c.needs_key());
+        assert!(c.needs_key(false));
     }
 
     #[test]

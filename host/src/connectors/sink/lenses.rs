@@ -47,7 +47,9 @@ pub fn mappings(s: &Settings, topics: &[String]) -> Result<Vec<TableMapping>, Co
         .map(|v| parse_consistency("connect.cassandra.consistency.level", v))
         .transpose()?;
     let delete = if s.bool_or("connect.cassandra.delete.enabled", false)? {
-        let cql = s.required("connect.cassandra.delete.statement", "e.g. DELETE FROM orders WHERE id = ?")?.to_string();
+        let cql = s.required("connect.cassandra.delete.statement", "e.g. DELETE FROM orders WHERE id = ?")?;
+        let cql =
+            qualify_table(cql, keyspace).map_err(|e| ConfigError::invalid("connect.cassandra.delete.statement", e))?;
         let key_fields = split_list(s.non_blank("connect.cassandra.delete.struct_flds").unwrap_or(""));
         Some(Deletes::Statement { cql, key_fields })
     } else {
@@ -85,6 +87,27 @@ pub fn mappings(s: &Settings, topics: &[String]) -> Result<Vec<TableMapping>, Co
     Ok(out)
 }
 
+/// Qualifies the table of `DELETE … FROM <table>` with the keyspace when it names none, as the
+/// Lenses connector's keyspace-bound session would.
+fn qualify_table(cql: &str, keyspace: &str) -> Result<String, String> {
+    let upper = cql.to_ascii_uppercase();
+    if !upper.trim_start().starts_with("DELETE") {
+        return Err(format!("'{cql}' is not a DELETE statement"));
+    }
+    let from = upper.find(" FROM ").ok_or_else(|| format!("'{cql}' has no FROM"))? + " FROM ".len();
+    let rest = &cql[from..];
+    let start = from + (rest.len() - rest.trim_start().len());
+    let end = cql[start..].find(char::is_whitespace).map_or(cql.len(), |i| start + i);
+    let table = &cql[start..end];
+    if table.is_empty() {
+        return Err(format!("'{cql}' names no table"));
+    }
+    if table.contains('.') {
+        return Ok(cql.to_string());
+    }
+    Ok(format!("{}{}.{table}{}", &cql[..start], crate::cassandra::quote_identifier(keyspace), &cql[end..]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,11 +132,22 @@ mod tests {
         assert_eq!(m[0].target(), "ks.a");
         assert_eq!(m[0].columns, vec![ColumnSpec::Star { prefix: vec![], ignore: vec!["x".into()] }]);
         assert!(matches!(m[0].deletes, Deletes::Statement { .. }));
-        assert!(m[0].needs_key());
+        assert!(m[0].needs_key(true));
+        assert!(!m[0].needs_key(false), "only tombstones need the key");
         assert_eq!(m[1].target(), "other.b");
         assert_eq!(m[1].ttl_seconds, Some(60));
         assert_eq!(m[1].deletes, Deletes::Disabled);
         assert_eq!(m[1].columns[1], ColumnSpec::Column { column: "w".into(), source: Source::Value(vec!["v".into()]) });
+    }
+
+    #[test]
+    fn delete_statements_are_qualified() {
+        assert_eq!(qualify_table("DELETE FROM t WHERE a = ?", "ks").unwrap(), "DELETE FROM ks.t WHERE a = ?");
+        assert_eq!(
+            qualify_table("delete from  other.t where a = ?", "ks").unwrap(),
+            "delete from  other.t where a = ?"
+        );
+        assert!(qualify_table("SELECT * FROM t", "ks").unwrap_err().contains("not a DELETE"));
     }
 
     #[test]

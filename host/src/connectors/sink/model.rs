@@ -193,14 +193,16 @@ impl TableMapping {
         format!("{}.{}", self.keyspace, self.table)
     }
 
-    /// Whether any source reads the record key.
-    pub fn needs_key(&self) -> bool {
+    /// Whether reading this mapping may need the record key: always when a source reads it, and
+    /// for tombstones when deletes bind key fields.
+    pub fn needs_key(&self, tombstone: bool) -> bool {
         let column_sources = self.columns.iter().filter_map(|c| match c {
             ColumnSpec::Column { source, .. } => Some(source),
             ColumnSpec::Star { .. } => None,
         });
         let extra = self.ttl_source.iter().chain(&self.timestamp_source).map(|(s, _)| s);
-        column_sources.chain(extra).any(Source::needs_key) || matches!(self.deletes, Deletes::Statement { .. })
+        column_sources.chain(extra).any(Source::needs_key)
+            || (tombstone && matches!(self.deletes, Deletes::Statement { .. }))
     }
 }
 

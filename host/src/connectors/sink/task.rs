@@ -219,7 +219,7 @@ impl SinkTask {
             Ok((Converter::build(c, key)?, c.class.clone()))
         };
         let value_converter = build(&connector.value_converter, &worker.value_converter, "value.converter")?;
-        let key_converter = if config.needs_key() {
+        let key_converter = if config.needs_key(true) {
             Some(build(&connector.key_converter, &worker.key_converter, "key.converter")?)
         } else {
             None
@@ -370,13 +370,15 @@ impl SinkTask {
             message: e.to_string(),
         })?;
         let key: Option<Value> = match &self.key_converter {
-            None => None,
-            Some((converter, class)) => converter.to_value(record.key.as_deref()).map_err(|e| Failure {
-                stage: Stage::KeyConverter,
-                class_name: class.clone(),
-                exception_class: "spillway.ConversionError".into(),
-                message: e.to_string(),
-            })?,
+            Some((converter, class)) if self.config.needs_key(record.value.is_none()) => {
+                converter.to_value(record.key.as_deref()).map_err(|e| Failure {
+                    stage: Stage::KeyConverter,
+                    class_name: class.clone(),
+                    exception_class: "spillway.ConversionError".into(),
+                    message: e.to_string(),
+                })?
+            }
+            _ => None,
         };
         let view = RecordView {
             value: value.as_ref(),

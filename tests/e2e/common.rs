@@ -1,0 +1,123 @@
+//! Helpers shared by the end-to-end tests: configs, setup, REST.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use spillway::config::{Settings, WorkerConfig};
+use spillway::worker::standalone::Standalone;
+use spillway_tests::{Services, create_keyspace, execute, iot, unique_name};
+
+pub const DEADLINE: Duration = Duration::from_secs(120);
+
+pub fn settings(pairs: &[(&str, &str)]) -> Settings {
+    Settings(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+}
+
+pub fn worker(services: &Services) -> WorkerConfig {
+    WorkerConfig::from_settings(&settings(&[
+        ("bootstrap.servers", &services.kafka_bootstrap),
+        ("listeners", "http://127.0.0.1:0"),
+        ("offset.flush.interval.ms", "200"),
+        ("value.converter", "org.apache.kafka.connect.json.JsonConverter"),
+        ("value.converter.schemas.enable", "false"),
+    ]))
+    .expect("valid worker config")
+}
+
+/// A Lenses-dialect sink config for `topic` → `keyspace.table`.
+pub fn sink(
+    services: &Services,
+    name: &str,
+    topic: &str,
+    keyspace: &str,
+    table: &str,
+    extra: &[(&str, &str)],
+) -> Settings {
+    let port = services.cassandra_port().to_string();
+    let kcql = format!("INSERT INTO {table} SELECT * FROM {topic}");
+    let mut s = settings(&[
+        ("name", name),
+        ("connector.class", "io.lenses.streamreactor.connect.cassandra.sink.CassandraSinkConnector"),
+        ("tasks.max", "1"),
+        ("topics", topic),
+        ("connect.cassandra.contact.points", services.cassandra_address()),
+        ("connect.cassandra.port", &port),
+        ("connect.cassandra.key.space", keyspace),
+        ("connect.cassandra.kcql", &kcql),
+    ]);
+    for (k, v) in extra {
+        s.0.insert(k.to_string(), v.to_string());
+    }
+    s
+}
+
+/// A fresh topic and a keyspace with the IoT readings table; returns (topic, keyspace, session).
+pub async fn setup(services: &Services, partitions: i32) -> (String, String, scylla::client::session::Session) {
+    let topic = unique_name("readings");
+    let keyspace = unique_name("ks");
+    services.create_topic(&topic, partitions).await;
+    let session = services.cassandra().await;
+    create_keyspace(&session, &keyspace).await;
+    execute(&session, &iot::TABLE_DDL.replace("{table}", &format!("{keyspace}.readings"))).await;
+    (topic, keyspace, session)
+}
+
+pub async fn rest_json(standalone: &Standalone, path: &str) -> Value {
+    let url = format!("http://{}{path}", standalone.rest_addr());
+    reqwest::get(&url).await.unwrap_or_else(|e| panic!("GET {url}: {e}")).json().await.expect("JSON body")
+}
+
+/// A DataStax-dialect sink for `topic`; `extra` holds the `topic.*` mappings and anything else.
+pub fn datastax_sink(services: &Services, name: &str, topic: &str, extra: &[(&str, &str)]) -> Settings {
+    let port = services.cassandra_port().to_string();
+    let mut s = settings(&[
+        ("name", name),
+        ("connector.class", "com.datastax.oss.kafka.sink.CassandraSinkConnector"),
+        ("topics", topic),
+        ("contactPoints", services.cassandra_address()),
+        ("port", &port),
+        ("loadBalancing.localDc", "datacenter1"),
+    ]);
+    for (k, v) in extra {
+        s.0.insert(k.to_string(), v.to_string());
+    }
+    s
+}
+
+/// Every row of a query, typed.
+pub async fn rows<T>(session: &scylla::client::session::Session, cql: &str) -> Vec<T>
+where
+    T: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm>,
+{
+    use futures::TryStreamExt;
+    session
+        .query_iter(cql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("`{cql}`: {e}"))
+        .rows_stream::<T>()
+        .unwrap_or_else(|e| panic!("`{cql}`: row type: {e}"))
+        .try_collect()
+        .await
+        .unwrap_or_else(|e| panic!("`{cql}`: {e}"))
+}
+
+/// Waits until the connector's committed offsets on `topic` add up to `expected`; fails at once,
+/// with the trace, when one of its tasks failed.
+pub async fn wait_for_commits(
+    services: &Services,
+    standalone: &Standalone,
+    name: &str,
+    topic: &str,
+    partitions: i32,
+    expected: i64,
+) {
+    let group = format!("connect-{name}");
+    spillway_tests::poll_until(DEADLINE, &format!("{expected} offsets of {topic} committed by {name}"), || async {
+        let status = rest_json(standalone, &format!("/connectors/{name}/status")).await;
+        if let Some(failed) = status["tasks"].as_array().and_then(|ts| ts.iter().find(|t| t["state"] == "FAILED")) {
+            panic!("a task of {name} failed: {}", failed["trace"]);
+        }
+        (services.committed_total(&group, topic, partitions) == expected).then_some(())
+    })
+    .await;
+}
