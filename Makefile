@@ -21,15 +21,19 @@ status: ## show whether the services run
 build: ## build the spillway binary and the dev tool
 	$(CARGO) build --workspace --bins
 
-test: up ## unit tests, then end-to-end tests against real Kafka and Cassandra
+test: up ## unit tests, then end-to-end and fault tests against real Kafka and Cassandra
+	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --lib --bins
-	$(CARGO) test --workspace --test '*'
+	$(CARGO) test --workspace --test e2e
+	$(CARGO) test --workspace --test faults
 
 test-unit: ## unit tests only (no services needed)
 	$(CARGO) test --workspace --lib --bins
 
-test-e2e: up ## end-to-end tests only
-	$(CARGO) test --workspace --test '*'
+test-e2e: up ## end-to-end and fault tests only
+	$(CARGO) build --workspace --bins
+	$(CARGO) test --workspace --test e2e
+	$(CARGO) test --workspace --test faults
 
 demo: ## services up, a standalone sink, IoT readings in, rows out
 	@scripts/demo.sh

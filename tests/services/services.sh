@@ -4,6 +4,7 @@
 #
 #   services.sh up      resolve jars (cached), start what is not running, wait until ready, write services.env
 #   services.sh down    stop what we started, by recorded PID
+#   services.sh stop S  stop one service (kafka | cassandra), for fault tests; `up` starts it again
 #   services.sh status  one line per service
 #   services.sh jars    only resolve the jars
 #
@@ -185,7 +186,9 @@ status() {
 case "${1:-}" in
   up) up ;;
   down) down ;;
+  stop)
+    case "${2:-}" in kafka | cassandra) stop_one "$2" ;; *) echo "usage: $0 stop kafka|cassandra" >&2; exit 2 ;; esac ;;
   status) status ;;
   jars) mkdir -p "$RUN/jars"; resolve_jars kafka; resolve_jars cassandra ;;
-  *) echo "usage: $0 up|down|status|jars" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|stop <service>|status|jars" >&2; exit 2 ;;
 esac

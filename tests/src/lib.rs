@@ -215,6 +215,38 @@ impl Services {
     }
 }
 
+/// Runs `tests/services/services.sh` with `args` (e.g. `["stop", "cassandra"]`, `["up"]`), panicking
+/// with its output when it fails.
+pub fn services_script(args: &[&str]) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("services/services.sh");
+    let output = std::process::Command::new("bash")
+        .arg(&script)
+        .args(args)
+        .env("SPILLWAY_RUN_DIR", run_dir())
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
+    assert!(
+        output.status.success(),
+        "services.sh {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The `spillway` binary next to the test executable (`target/<profile>/spillway`), built by
+/// `make test` before the tests run.
+pub fn spillway_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps/<test>");
+    let binary = dir.join("spillway");
+    assert!(
+        binary.exists(),
+        "{} is missing: build it with `cargo build -p spillway` (make test does)",
+        binary.display()
+    );
+    binary
+}
+
 /// The git-ignored folder with the services' state (`SPILLWAY_RUN_DIR`, else `<repo>/.run`).
 pub fn run_dir() -> PathBuf {
     std::env::var_os("SPILLWAY_RUN_DIR")

@@ -15,11 +15,15 @@ pub fn sink_group_id(connector: &str) -> String {
 
 /// librdkafka settings for a sink task's consumer: worker `consumer.*`, then the connector's
 /// `consumer.override.*`, with the settings the delivery guarantee depends on forced last.
+///
+/// `instance_id` makes the consumer a static group member (KIP-345): a task that restarts with the
+/// same id takes its partitions back at once instead of waiting for the session timeout.
 pub fn sink_consumer_config(
     worker: &WorkerConfig,
     connector: &str,
     overrides: &Settings,
     client_id: &str,
+    instance_id: Option<&str>,
 ) -> Result<ClientConfig, ConfigError> {
     let mut config = ClientConfig::new();
     config
@@ -27,6 +31,9 @@ pub fn sink_consumer_config(
         .set("group.id", sink_group_id(connector))
         .set("client.id", client_id)
         .set("auto.offset.reset", "earliest");
+    if let Some(id) = instance_id {
+        config.set("group.instance.id", id);
+    }
     for (key, value) in worker.consumer.0.iter().chain(overrides.0.iter()) {
         config.set(key, value);
     }

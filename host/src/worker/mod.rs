@@ -32,7 +32,12 @@ impl PlannedConnector {
 }
 
 /// Validates a connector's settings and builds its tasks. Pure: nothing is opened yet.
-pub fn plan_connector(worker: &Arc<WorkerConfig>, settings: Settings) -> Result<PlannedConnector, ConfigError> {
+/// `static_membership`: tasks never move between processes (standalone), see `SinkTask::new`.
+pub fn plan_connector(
+    worker: &Arc<WorkerConfig>,
+    settings: Settings,
+    static_membership: bool,
+) -> Result<PlannedConnector, ConfigError> {
     let config = ConnectorConfig::from_settings(settings)?;
     let kind = ConnectorKind::from_class(&config.class)?;
     match kind {
@@ -44,7 +49,7 @@ pub fn plan_connector(worker: &Arc<WorkerConfig>, settings: Settings) -> Result<
                 warn!("{warning}");
             }
             let tasks = (0..config.tasks_max)
-                .map(|id| SinkTask::new(worker.clone(), config.clone(), id))
+                .map(|id| SinkTask::new(worker.clone(), config.clone(), id, static_membership))
                 .collect::<Result<_, _>>()?;
             Ok(PlannedConnector { config, kind, tasks })
         }

@@ -50,7 +50,7 @@ impl Standalone {
         let worker = Arc::new(worker);
         let mut planned = Vec::new();
         for settings in connectors {
-            let p = plan_connector(&worker, settings)?;
+            let p = plan_connector(&worker, settings, true)?;
             if planned.iter().any(|q: &super::PlannedConnector| q.name() == p.name()) {
                 return Err(StartError::DuplicateName(p.name().to_string()));
             }

@@ -166,7 +166,7 @@ impl SinkConfig {
                 ));
             }
         };
-        let retry_delay_max = Duration::from_millis(s.parse_or("errors.retry.delay.max.ms", 10_000)?.max(1));
+        let retry_delay_max = Duration::from_millis(s.parse_or("errors.retry.delay.max.ms", 2_000)?.max(1));
         let dead_letter_queue = s
             .non_blank("errors.deadletterqueue.topic.name")
             .map(|topic| -> Result<_, ConfigError> {

@@ -189,6 +189,7 @@ pub struct SinkTask {
     worker: Arc<WorkerConfig>,
     key_converter: Option<(Converter, String)>,
     value_converter: (Converter, String),
+    static_membership: bool,
 }
 
 /// The state of a running task's loop.
@@ -209,7 +210,14 @@ struct Run {
 
 impl SinkTask {
     /// Validates and assembles a task (pure; connections open in `run`).
-    pub fn new(worker: Arc<WorkerConfig>, connector: ConnectorConfig, task_id: u32) -> Result<Self, ConfigError> {
+    /// `static_membership`: the task's consumer keeps a fixed group instance id (standalone mode,
+    /// where a task never moves), so a restarted process gets its partitions back at once.
+    pub fn new(
+        worker: Arc<WorkerConfig>,
+        connector: ConnectorConfig,
+        task_id: u32,
+        static_membership: bool,
+    ) -> Result<Self, ConfigError> {
         let config = SinkConfig::from_connector(&connector)?;
         let build = |own: &Option<ConverterConfig>,
                      default: &ConverterConfig,
@@ -232,6 +240,7 @@ impl SinkTask {
             worker,
             key_converter,
             value_converter,
+            static_membership,
         })
     }
 
@@ -264,10 +273,15 @@ impl SinkTask {
         let watermarks = Arc::new(Mutex::new(Watermarks::default()));
         let context = SinkContext { watermarks: watermarks.clone(), task: self.name.clone() };
         let overrides = self.connector.settings.with_prefix("consumer.override.");
-        let consumer: StreamConsumer<SinkContext> =
-            sink_consumer_config(&self.worker, &self.connector.name, &overrides, &self.name)?
-                .set_log_level(RDKafkaLogLevel::Warning)
-                .create_with_context(context)?;
+        let consumer: StreamConsumer<SinkContext> = sink_consumer_config(
+            &self.worker,
+            &self.connector.name,
+            &overrides,
+            &self.name,
+            self.static_membership.then(|| format!("connect-{}", self.name)).as_deref(),
+        )?
+        .set_log_level(RDKafkaLogLevel::Warning)
+        .create_with_context(context)?;
         let topics: Vec<&str> = self.config.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
         info!(task = %self.name, ?topics, "sink task started");
