@@ -4,7 +4,7 @@ CARGO ?= cargo
 SERVICES := tests/services/services.sh
 
 .DEFAULT_GOAL := help
-.PHONY: help up down status build test test-unit test-e2e demo lint fmt clean
+.PHONY: help up down status build test test-unit test-e2e demo bench-sink lint fmt clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
@@ -37,6 +37,10 @@ test-e2e: up ## end-to-end and fault tests only
 
 demo: ## services up, a standalone sink, IoT readings in, rows out
 	@scripts/demo.sh
+
+bench-sink: up ## the sink on 1 M IoT events next to the raw ceiling (release build; see docs/benchmarks.md)
+	$(CARGO) build --release -p spillway -p spillway-tests --bins
+	target/release/spillway-dev bench-sink --spillway target/release/spillway $(BENCH_ARGS)
 
 lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check

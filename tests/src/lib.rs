@@ -3,10 +3,13 @@
 //! Each test gets its own topic and keyspace ([`unique_name`]), produces with a real producer, and
 //! waits for results by polling with a deadline ([`poll_until`]), never by sleeping a fixed time.
 
+pub mod bench;
 pub mod iot;
 
 use std::collections::BTreeMap;
 use std::future::Future;
+
+use futures::StreamExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -139,12 +142,11 @@ impl Services {
             .set("linger.ms", "5")
             .create()
             .expect("producer");
-        let mut sent = Vec::new();
-        for record in records {
+        let sends = records.into_iter().map(|record| {
             let record: TestRecord = record.into();
             let producer = producer.clone();
             let topic = topic.to_string();
-            sent.push(async move {
+            async move {
                 let mut headers = OwnedHeaders::new();
                 for (k, v) in &record.headers {
                     headers = headers.insert(Header { key: k, value: Some(v.as_bytes()) });
@@ -160,11 +162,15 @@ impl Services {
                     out = out.timestamp(ts);
                 }
                 producer.send(out, Duration::from_secs(30)).await.map_err(|(e, _)| e)
-            });
-        }
-        let count = sent.len();
-        for result in futures::future::join_all(sent).await {
+            }
+        });
+        // Bounded concurrency keeps memory flat for millions of records; order is kept per partition
+        // by the idempotent producer.
+        let mut acks = futures::stream::iter(sends).buffered(10_000);
+        let mut count = 0;
+        while let Some(result) = acks.next().await {
             result.expect("Kafka acknowledged the record");
+            count += 1;
         }
         count
     }

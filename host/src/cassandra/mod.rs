@@ -164,6 +164,11 @@ impl Column {
     pub fn is_primary_key(&self) -> bool {
         self.kind == "partition_key" || self.kind == "clustering"
     }
+
+    /// Whether the column is part of the partition key.
+    pub fn is_partition_key(&self) -> bool {
+        self.kind == "partition_key"
+    }
 }
 
 /// Reads a table's columns from `system_schema`; an absent table is a clear error.

@@ -119,7 +119,7 @@ impl DeadLetterQueue {
             let (partition, offset, task) =
                 (record.partition.to_string(), record.offset.to_string(), self.task_id.to_string());
             for (key, value) in [
-                ("__connect.errors.topic", record.topic.as_str()),
+                ("__connect.errors.topic", &*record.topic),
                 ("__connect.errors.partition", &partition),
                 ("__connect.errors.offset", &offset),
                 ("__connect.errors.connector.name", &self.connector),

@@ -5,48 +5,90 @@
 //! one past the highest seen when nothing is pending: every record below it is done, so committing
 //! it never loses a record, whatever order acknowledgements arrive in.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, VecDeque};
+
+use rustc_hash::FxHashMap;
 
 /// A topic-partition.
 pub type TopicPartition = (String, i32);
 
+/// One partition's records in flight, in offset order; done ones leave from the front.
 #[derive(Debug, Default)]
 struct Partition {
-    pending: BTreeSet<i64>,
+    window: VecDeque<(i64, bool)>,
+    not_done: usize,
     next_after_seen: Option<i64>,
     committed: Option<i64>,
+}
+
+impl Partition {
+    fn track(&mut self, offset: i64) {
+        match self.window.back() {
+            Some((last, _)) if *last >= offset => {
+                // Out of order (a redelivery): keep the window sorted, once per offset.
+                if let Err(at) = self.window.binary_search_by_key(&offset, |(o, _)| *o) {
+                    self.window.insert(at, (offset, false));
+                    self.not_done += 1;
+                }
+            }
+            _ => {
+                self.window.push_back((offset, false));
+                self.not_done += 1;
+            }
+        }
+        self.next_after_seen = Some(self.next_after_seen.map_or(offset + 1, |n| n.max(offset + 1)));
+    }
+
+    fn ack(&mut self, offset: i64) {
+        if let Ok(at) = self.window.binary_search_by_key(&offset, |(o, _)| *o)
+            && !self.window[at].1
+        {
+            self.window[at].1 = true;
+            self.not_done -= 1;
+            while self.window.front().is_some_and(|(_, done)| *done) {
+                self.window.pop_front();
+            }
+        }
+    }
+
+    fn committable(&self) -> Option<i64> {
+        self.window.front().map(|(o, _)| *o).or(self.next_after_seen)
+    }
 }
 
 /// Tracks pending and acknowledged offsets for every assigned partition.
 #[derive(Debug, Default)]
 pub struct Watermarks {
-    partitions: HashMap<TopicPartition, Partition>,
+    topics: HashMap<String, FxHashMap<i32, Partition>>,
 }
 
 impl Watermarks {
     /// A record was read and is now in flight.
     pub fn track(&mut self, topic: &str, partition: i32, offset: i64) {
-        let p = self.partitions.entry((topic.to_string(), partition)).or_default();
-        p.pending.insert(offset);
-        p.next_after_seen = Some(p.next_after_seen.map_or(offset + 1, |n| n.max(offset + 1)));
+        let partitions = match self.topics.get_mut(topic) {
+            Some(p) => p,
+            None => self.topics.entry(topic.to_string()).or_default(),
+        };
+        partitions.entry(partition).or_default().track(offset);
     }
 
     /// A record is done (written, or handed to the error policy). Unknown partitions (revoked since)
     /// are ignored: their records will be redelivered to the new owner.
     pub fn ack(&mut self, topic: &str, partition: i32, offset: i64) {
-        if let Some(p) = self.partitions.get_mut(&(topic.to_string(), partition)) {
-            p.pending.remove(&offset);
+        if let Some(p) = self.topics.get_mut(topic).and_then(|ps| ps.get_mut(&partition)) {
+            p.ack(offset);
         }
     }
 
     /// Offsets that may be committed now and were not committed yet (Kafka's "next offset to read").
     pub fn committable(&self) -> Vec<(TopicPartition, i64)> {
         let mut out: Vec<_> = self
-            .partitions
+            .topics
             .iter()
-            .filter_map(|(tp, p)| {
-                let next = p.pending.first().copied().or(p.next_after_seen)?;
-                (p.committed != Some(next)).then(|| (tp.clone(), next))
+            .flat_map(|(topic, ps)| ps.iter().map(move |(partition, p)| (topic, *partition, p)))
+            .filter_map(|(topic, partition, p)| {
+                let next = p.committable()?;
+                (p.committed != Some(next)).then(|| ((topic.clone(), partition), next))
             })
             .collect();
         out.sort();
@@ -55,8 +97,8 @@ impl Watermarks {
 
     /// Records that these offsets were committed.
     pub fn mark_committed(&mut self, offsets: &[(TopicPartition, i64)]) {
-        for (tp, offset) in offsets {
-            if let Some(p) = self.partitions.get_mut(tp) {
+        for ((topic, partition), offset) in offsets {
+            if let Some(p) = self.topics.get_mut(topic.as_str()).and_then(|ps| ps.get_mut(partition)) {
                 p.committed = Some(*offset);
             }
         }
@@ -64,19 +106,21 @@ impl Watermarks {
 
     /// Forgets what was committed, so the next `committable` repeats it (after a failed commit).
     pub fn reset_committed(&mut self) {
-        for p in self.partitions.values_mut() {
+        for p in self.topics.values_mut().flat_map(|ps| ps.values_mut()) {
             p.committed = None;
         }
     }
 
     /// Forgets a partition (revoked in a rebalance).
     pub fn forget(&mut self, topic: &str, partition: i32) {
-        self.partitions.remove(&(topic.to_string(), partition));
+        if let Some(ps) = self.topics.get_mut(topic) {
+            ps.remove(&partition);
+        }
     }
 
     /// Number of records read but not yet done.
     pub fn in_flight(&self) -> usize {
-        self.partitions.values().map(|p| p.pending.len()).sum()
+        self.topics.values().flat_map(|ps| ps.values()).map(|p| p.not_done).sum()
     }
 }
 
@@ -122,6 +166,21 @@ mod tests {
         w.mark_committed(&c);
         w.ack("t", 0, 0);
         assert_eq!(w.committable(), vec![(tp(0), 1)]);
+    }
+
+    #[test]
+    fn redelivered_and_repeated_offsets_keep_the_window_sorted() {
+        let mut w = Watermarks::default();
+        w.track("t", 0, 5);
+        w.track("t", 0, 6);
+        w.track("t", 0, 3);
+        w.track("t", 0, 5);
+        assert_eq!(w.in_flight(), 3);
+        assert_eq!(w.committable(), vec![(tp(0), 3)]);
+        w.ack("t", 0, 3);
+        w.ack("t", 0, 3);
+        assert_eq!(w.committable(), vec![(tp(0), 5)]);
+        assert_eq!(w.in_flight(), 2);
     }
 
     #[test]

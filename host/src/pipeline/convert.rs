@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use super::json::Doc;
 use crate::config::{ConfigError, Settings};
 
 /// Connect's JSON converter class.
@@ -72,6 +73,38 @@ impl Converter {
         }
     }
 
+    /// Reads bytes as a lazily parsed document (the sink's path: only mapped fields are parsed).
+    /// `None` (a null record value, or a null envelope payload) stays `None`.
+    pub fn to_doc<'a>(&self, bytes: Option<&'a [u8]>) -> Result<Option<Doc<'a>>, ConversionError> {
+        let Some(bytes) = bytes else { return Ok(None) };
+        match self {
+            Self::String => self.to_value(Some(bytes)).map(|v| v.map(Doc::Value)),
+            Self::Json { schemas_enable: false } => {
+                Doc::parse(bytes).map(Some).map_err(|e| ConversionError(format!("JsonConverter: {e}")))
+            }
+            Self::Json { schemas_enable: true } => {
+                let envelope = Doc::parse(bytes).map_err(|e| ConversionError(format!("JsonConverter: {e}")))?;
+                let payload = match &envelope {
+                    Doc::Object(fields) if fields.iter().any(|(k, _)| k == "schema") => {
+                        fields.iter().rev().find(|(k, _)| k == "payload").map(|(_, v)| *v)
+                    }
+                    _ => None,
+                };
+                let payload = payload.ok_or_else(|| {
+                    ConversionError(
+                        "JsonConverter with schemas.enable=true expects {\"schema\": …, \"payload\": …}; \
+                         set value.converter.schemas.enable=false to read plain JSON"
+                            .into(),
+                    )
+                })?;
+                if payload.get() == "null" {
+                    return Ok(None);
+                }
+                Doc::from_raw(payload).map(Some).map_err(|e| ConversionError(format!("JsonConverter: {e}")))
+            }
+        }
+    }
+
     /// Converts bytes into a value. `None` (a null record value) stays `None`.
     pub fn to_value(&self, bytes: Option<&[u8]>) -> Result<Option<Value>, ConversionError> {
         let Some(bytes) = bytes else { return Ok(None) };
@@ -127,6 +160,20 @@ mod tests {
         assert_eq!(envelope.to_value(Some(bytes)).unwrap(), Some(json!({"a": 2})));
         let err = envelope.to_value(Some(br#"{"a":1}"#)).unwrap_err().0;
         assert!(err.contains("schemas.enable=false"), "{err}");
+    }
+
+    #[test]
+    fn docs_match_values() {
+        let plain = Converter::Json { schemas_enable: false };
+        let doc = plain.to_doc(Some(br#"{"a":1}"#)).unwrap().unwrap();
+        assert_eq!(doc.to_value().unwrap(), json!({"a": 1}));
+        assert!(plain.to_doc(Some(b"{")).unwrap_err().0.contains("malformed JSON"));
+        let envelope = Converter::Json { schemas_enable: true };
+        let doc = envelope.to_doc(Some(br#"{"schema":{"type":"struct"},"payload":{"a":2}}"#)).unwrap().unwrap();
+        assert_eq!(doc.to_value().unwrap(), json!({"a": 2}));
+        assert!(envelope.to_doc(Some(br#"{"schema":null,"payload":null}"#)).unwrap().is_none());
+        assert!(envelope.to_doc(Some(br#"{"a":1}"#)).unwrap_err().0.contains("schemas.enable=false"));
+        assert_eq!(Converter::String.to_doc(Some(b"k")).unwrap().unwrap().to_value().unwrap(), json!("k"));
     }
 
     #[test]

@@ -2,4 +2,5 @@
 //! map → write → commit). Connectors assemble these stages; delivery is decided by `kafka::offsets`.
 
 pub mod convert;
+pub mod json;
 pub mod record;

@@ -1,13 +1,15 @@
 //! The record as it moves through a sink pipeline: Kafka coordinates, raw bytes, and the converted value.
 
+use std::sync::Arc;
+
 use rdkafka::Message;
 use rdkafka::message::{BorrowedMessage, Headers};
 
 /// One Kafka record, owned, with its coordinates. Bytes stay bytes until a converter reads them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SinkRecord {
-    /// Topic it was read from.
-    pub topic: String,
+    /// Topic it was read from (shared: every record of a topic points at one string).
+    pub topic: Arc<str>,
     /// Partition it was read from.
     pub partition: i32,
     /// Offset within the partition.
@@ -23,14 +25,15 @@ pub struct SinkRecord {
 }
 
 impl SinkRecord {
-    /// Copies a consumed message out of librdkafka's buffer.
-    pub fn from_message(message: &BorrowedMessage<'_>) -> Self {
+    /// Copies a consumed message out of librdkafka's buffer; `topic` is the message's topic name,
+    /// interned by the caller.
+    pub fn from_message(message: &BorrowedMessage<'_>, topic: Arc<str>) -> Self {
         let headers = message
             .headers()
             .map(|hs| hs.iter().map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec))).collect())
             .unwrap_or_default();
         Self {
-            topic: message.topic().to_string(),
+            topic,
             partition: message.partition(),
             offset: message.offset(),
             timestamp_ms: message.timestamp().to_millis(),

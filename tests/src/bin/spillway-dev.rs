@@ -7,6 +7,10 @@ use clap::{Parser, Subcommand};
 use scylla::value::{CqlValue, Row};
 use spillway_tests::{Services, count_rows, create_keyspace, execute, iot, poll_until};
 
+/// The same allocator as `spillway`, so the ceiling in `bench-sink` is measured alike.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "spillway-dev", about = "Development helper for the Spillway demo and tests")]
 struct Cli {
@@ -58,6 +62,42 @@ enum Command {
         #[arg(long, default_value_t = 120)]
         timeout: u64,
     },
+    /// Benchmark the sink: Spillway next to the raw ceiling, same services, one run (Markdown out).
+    BenchSink {
+        /// Events in the pre-filled topic.
+        #[arg(long, default_value_t = 1_000_000)]
+        count: u64,
+        /// Topic partitions.
+        #[arg(long, default_value_t = 4)]
+        partitions: i32,
+        /// The sink's tasks.max.
+        #[arg(long, default_value_t = 2)]
+        tasks: u32,
+        /// Requests in flight for the ceiling.
+        #[arg(long, default_value_t = 1024)]
+        concurrency: usize,
+        /// The spillway binary to measure.
+        #[arg(long, default_value = "target/release/spillway")]
+        spillway: std::path::PathBuf,
+    },
+    /// Wait until a consumer group committed COUNT offsets in total on a topic.
+    WaitCommitted {
+        /// Consumer group (a sink's is `connect-<name>`).
+        #[arg(long)]
+        group: String,
+        /// Topic.
+        #[arg(long)]
+        topic: String,
+        /// Partitions of the topic.
+        #[arg(long, default_value_t = 4)]
+        partitions: i32,
+        /// Offsets to wait for.
+        #[arg(long)]
+        count: i64,
+        /// Seconds before giving up.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
     /// Run one CQL statement and print the rows as a table.
     Cql {
         /// The statement.
@@ -92,6 +132,17 @@ async fn main() {
             })
             .await;
             println!("{table} has {count} rows ({:.1}s)", started.elapsed().as_secs_f64());
+        }
+        Command::BenchSink { count, partitions, tasks, concurrency, spillway } => {
+            spillway_tests::bench::run(&services, &spillway, count, partitions, tasks, concurrency).await;
+        }
+        Command::WaitCommitted { group, topic, partitions, count, timeout } => {
+            let started = std::time::Instant::now();
+            poll_until(Duration::from_secs(timeout), &format!("{count} offsets committed by {group}"), || async {
+                (services.committed_total(&group, &topic, partitions) >= count).then_some(())
+            })
+            .await;
+            println!("{group} committed {count} offsets of {topic} ({:.1}s)", started.elapsed().as_secs_f64());
         }
         Command::Cql { statement } => {
             let session = services.cassandra().await;

@@ -2,7 +2,9 @@
 //! one batch in flight per partition: a partition's records are applied in offset order, and while
 //! one batch is out the next one fills up (adaptive batching, no timer).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// A table (index into the task's writers) and a serialized partition key.
 pub type GroupKey = (usize, Vec<u8>);
@@ -12,10 +14,10 @@ pub type GroupKey = (usize, Vec<u8>);
 pub struct Batcher<T> {
     max_statements: usize,
     max_bytes: usize,
-    waiting: HashMap<GroupKey, VecDeque<(T, usize)>>,
+    waiting: FxHashMap<GroupKey, VecDeque<(T, usize)>>,
     ready: VecDeque<GroupKey>,
-    ready_set: HashSet<GroupKey>,
-    busy: HashSet<GroupKey>,
+    ready_set: FxHashSet<GroupKey>,
+    busy: FxHashSet<GroupKey>,
     queued: usize,
 }
 
@@ -25,10 +27,10 @@ impl<T> Batcher<T> {
         Self {
             max_statements: max_statements.max(1),
             max_bytes,
-            waiting: HashMap::new(),
+            waiting: FxHashMap::default(),
             ready: VecDeque::new(),
-            ready_set: HashSet::new(),
-            busy: HashSet::new(),
+            ready_set: FxHashSet::default(),
+            busy: FxHashSet::default(),
             queued: 0,
         }
     }

@@ -23,6 +23,7 @@ pub const SINK_KEYS: &[&str] = &[
     "connect.cassandra.max.concurrent.requests",
     "connect.cassandra.max.batch.size",
     "connect.cassandra.max.batch.bytes",
+    "connect.cassandra.max.pending.records",
     "errors.retry.timeout",
     "errors.retry.delay.max.ms",
     "errors.deadletterqueue.topic.name",
@@ -90,6 +91,8 @@ pub struct SinkConfig {
     pub max_batch_statements: usize,
     /// Approximate bound-value bytes per batch (keep under Cassandra's `batch_size_fail_threshold`).
     pub max_batch_bytes: usize,
+    /// Records read and not yet done, per task: polling pauses above it (bounds memory).
+    pub max_pending_records: usize,
 }
 
 impl SinkConfig {
@@ -199,6 +202,7 @@ impl SinkConfig {
         };
         let max_batch_statements = positive(s, batch_key, 32)?;
         let max_batch_bytes = positive(s, "connect.cassandra.max.batch.bytes", 40 * 1024)?;
+        let max_pending_records = positive(s, "connect.cassandra.max.pending.records", 4096)?;
         Ok(Self {
             connection,
             mappings,
@@ -211,6 +215,7 @@ impl SinkConfig {
             max_concurrent_requests,
             max_batch_statements,
             max_batch_bytes,
+            max_pending_records,
         })
     }
 

@@ -17,6 +17,7 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use rustc_hash::FxHashMap;
 use scylla::client::session::Session;
 use scylla::statement::batch::{Batch, BatchType};
 use serde_json::Value;
@@ -199,13 +200,30 @@ struct Run {
     by_topic: HashMap<String, Vec<usize>>,
     dlq: Option<Arc<DeadLetterQueue>>,
     watermarks: Arc<Mutex<Watermarks>>,
-    pending: HashMap<u64, Pending>,
+    pending: FxHashMap<u64, Pending>,
+    /// Topic names, interned: records share them instead of allocating one each.
+    topic_names: FxHashMap<Box<str>, Arc<str>>,
     next_seq: u64,
     batcher: Batcher<Item>,
     batches: FuturesUnordered<BoxFuture<BatchOutcome>>,
     dlq_sends: FuturesUnordered<DlqSend>,
     /// Statements Cassandra acknowledged.
     written: u64,
+    /// Requests sent (single statements and batches).
+    requests: u64,
+}
+
+impl Run {
+    /// Copies a message into a record, sharing the topic name.
+    fn record(&mut self, message: &rdkafka::message::BorrowedMessage<'_>) -> SinkRecord {
+        use rdkafka::Message;
+        let name = message.topic();
+        let topic = match self.topic_names.get(name) {
+            Some(t) => t.clone(),
+            None => self.topic_names.entry(name.into()).or_insert_with(|| Arc::from(name)).clone(),
+        };
+        SinkRecord::from_message(message, topic)
+    }
 }
 
 impl SinkTask {
@@ -292,14 +310,16 @@ impl SinkTask {
             by_topic,
             dlq,
             watermarks,
-            pending: HashMap::new(),
+            pending: FxHashMap::default(),
+            topic_names: FxHashMap::default(),
             next_seq: 0,
             batcher: Batcher::new(self.config.max_batch_statements, self.config.max_batch_bytes),
             batches: FuturesUnordered::new(),
             dlq_sends: FuturesUnordered::new(),
             written: 0,
+            requests: 0,
         };
-        let max_pending = (self.config.max_concurrent_requests * self.config.max_batch_statements).clamp(1000, 100_000);
+        let max_pending = self.config.max_pending_records;
         let mut flush = tokio::time::interval(self.worker.offset_flush_interval);
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let result: Result<(), TaskError> = loop {
@@ -315,14 +335,20 @@ impl SinkTask {
                 }
                 _ = flush.tick() => self.commit(&consumer, &run.watermarks, CommitMode::Async),
                 message = consumer.recv(), if run.pending.len() < max_pending => {
-                    let first = match message { Ok(m) => SinkRecord::from_message(&m), Err(e) => break Err(e.into()) };
+                    let first = match message { Ok(m) => run.record(&m), Err(e) => break Err(e.into()) };
                     if let Err(e) = self.accept(&mut run, first) { break Err(e) }
                     // Take what else is already fetched, without waiting, so batches fill up.
                     let mut burst = Ok(());
                     for _ in 0..POLL_BURST {
                         if run.pending.len() >= max_pending { break }
                         let Some(next) = consumer.recv().now_or_never() else { break };
-                        burst = match next { Ok(m) => self.accept(&mut run, SinkRecord::from_message(&m)), Err(e) => Err(e.into()) };
+                        burst = match next {
+                            Ok(m) => {
+                                let record = run.record(&m);
+                                self.accept(&mut run, record)
+                            }
+                            Err(e) => Err(e.into()),
+                        };
                         if burst.is_err() { break }
                     }
                     if let Err(e) = burst { break Err(e) }
@@ -348,7 +374,8 @@ impl SinkTask {
             warn!(task = %self.name, "in-flight writes did not finish in time; they will be redelivered");
         }
         self.commit(&consumer, &run.watermarks, CommitMode::Sync);
-        info!(task = %self.name, ok = result.is_ok(), statements_written = run.written, "sink task stopped");
+        let per_request = run.written as f64 / run.requests.max(1) as f64;
+        info!(task = %self.name, ok = result.is_ok(), statements_written = run.written, requests = run.requests, per_request, "sink task stopped");
         result
     }
 
@@ -377,7 +404,7 @@ impl SinkTask {
 
     fn bind(&self, run: &Run, record: &SinkRecord) -> Result<Vec<(usize, BoundStatement)>, Failure> {
         let (converter, class) = &self.value_converter;
-        let value = converter.to_value(record.value.as_deref()).map_err(|e| Failure {
+        let value = converter.to_doc(record.value.as_deref()).map_err(|e| Failure {
             stage: Stage::ValueConverter,
             class_name: class.clone(),
             exception_class: "spillway.ConversionError".into(),
@@ -400,7 +427,7 @@ impl SinkTask {
             headers: &record.headers,
             timestamp_ms: record.timestamp_ms,
         };
-        let targets = run.by_topic.get(&record.topic).map(Vec::as_slice).unwrap_or_default();
+        let targets = run.by_topic.get(&*record.topic).map(Vec::as_slice).unwrap_or_default();
         targets.iter().map(|&w| run.writers[w].bind(&view).map(|s| (w, s))).collect::<Result<_, _>>().map_err(
             |message| Failure {
                 stage: Stage::TaskPut,
@@ -470,6 +497,7 @@ impl SinkTask {
             let writer = run.writers[key.0].clone();
             let (session, shutdown, config) = (run.session.clone(), shutdown.clone(), self.retry_settings());
             run.batches.push(Box::pin(write_batch(session, writer, key, items, config, shutdown)));
+            run.requests += 1;
         }
     }
 

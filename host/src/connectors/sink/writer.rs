@@ -4,6 +4,8 @@
 
 use std::borrow::Cow;
 
+use scylla::frame::response::result::NativeType;
+
 use scylla::client::session::Session;
 use scylla::frame::response::result::ColumnType;
 use scylla::statement::prepared::PreparedStatement;
@@ -12,6 +14,7 @@ use serde_json::Value;
 
 use super::model::{ColumnSpec, Deletes, Source, TableMapping, TimeUnit};
 use crate::cassandra::{self, CassandraError, Column, quote_identifier, values::json_to_cql};
+use crate::pipeline::json::{Doc, Field};
 
 /// Bound values of one statement.
 pub type BoundRow = Vec<MaybeUnset<Option<CqlValue>>>;
@@ -19,8 +22,8 @@ pub type BoundRow = Vec<MaybeUnset<Option<CqlValue>>>;
 /// What a record looks like to the mapping: converted value and key, raw headers, timestamp.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordView<'a> {
-    /// The converted value; `None` for a tombstone.
-    pub value: Option<&'a Value>,
+    /// The converted value, read lazily; `None` for a tombstone.
+    pub value: Option<&'a Doc<'a>>,
     /// The converted key, when a mapping needs it.
     pub key: Option<&'a Value>,
     /// Headers as read.
@@ -60,6 +63,8 @@ pub struct ColumnSource {
     pub source: Source,
     /// Whether the column is part of the primary key (so it must have a value).
     pub primary_key: bool,
+    /// Whether the column is part of the partition key (statements are grouped by it).
+    pub partition_key: bool,
 }
 
 /// Resolves a mapping's column selection against the table's columns. Pure; errors name the column.
@@ -73,7 +78,12 @@ pub fn resolve_columns(mapping: &TableMapping, columns: &[Column]) -> Result<Vec
         if out.iter().any(|s| s.column == column.name) {
             return Err(format!("column '{}' of {target} is mapped twice", column.name));
         }
-        out.push(ColumnSource { column: column.name.clone(), source, primary_key: column.is_primary_key() });
+        out.push(ColumnSource {
+            column: column.name.clone(),
+            source,
+            primary_key: column.is_primary_key(),
+            partition_key: column.is_partition_key(),
+        });
         Ok(())
     };
     for spec in &mapping.columns {
@@ -258,19 +268,23 @@ impl TableWriter {
     /// Binds one record: an upsert, or a delete (a tombstone, or a record whose mapped non-key
     /// columns are all null, when deletes are enabled). Errors name the table, column and field.
     pub fn bind(&self, record: &RecordView<'_>) -> Result<BoundStatement, String> {
-        let (kind, values) = self.bind_values(record)?;
-        let statement = self.statement(kind);
-        let partition_key = statement
-            .compute_partition_key(&values)
-            .map(|b| b.to_vec())
-            .map_err(|e| format!("{}: cannot compute the partition key: {e}", self.target))?;
+        let (kind, values, key) = self.bind_values(record)?;
+        let partition_key = match key {
+            Some(key) => key,
+            None => self
+                .statement(kind)
+                .compute_partition_key(&values)
+                .map(|b| b.to_vec())
+                .map_err(|e| format!("{}: cannot compute the partition key: {e}", self.target))?,
+        };
         let size = values.iter().map(approx_size).sum::<usize>() + 8;
         Ok(BoundStatement { kind, values, partition_key, size })
     }
 
-    fn bind_values(&self, record: &RecordView<'_>) -> Result<(StatementKind, BoundRow), String> {
+    /// The statement kind, its values, and the grouping key when the mapped cells give it.
+    fn bind_values(&self, record: &RecordView<'_>) -> Result<(StatementKind, BoundRow, Option<Vec<u8>>), String> {
         if let (None, Some(DeleteStatement::Custom { key_fields, types, .. })) = (record.value, &self.delete) {
-            return self.bind_custom_delete(record, key_fields, types).map(|row| (StatementKind::Delete, row));
+            return self.bind_custom_delete(record, key_fields, types).map(|row| (StatementKind::Delete, row, None));
         }
         if record.value.is_none() && !matches!(self.delete, Some(DeleteStatement::Row { .. })) {
             return Err(format!(
@@ -295,19 +309,25 @@ impl TableWriter {
                 }
                 None => None,
                 Some(v) => Some(
-                    json_to_cql(&v, typ)
+                    field_to_cql(&v, typ)
                         .map_err(|e| format!("{}: column '{}' ({}): {e}", self.target, column.column, column.source))?,
                 ),
             };
             cells.push(cell);
         }
         let write_time = self.write_time_micros(record)?;
+        let mut key = Vec::with_capacity(32);
+        for (cell, column) in cells.iter().zip(&self.columns) {
+            if column.partition_key {
+                encode_key_part(cell.as_ref(), &mut key);
+            }
+        }
         if let Some(DeleteStatement::Row { key_columns, .. }) = &self.delete {
             let only_key = cells.iter().zip(&self.columns).all(|(cell, c)| c.primary_key || cell.is_none());
             if only_key {
                 let mut row: BoundRow = vec![MaybeUnset::Set(Some(CqlValue::BigInt(write_time)))];
                 row.extend(key_columns.iter().map(|i| MaybeUnset::Set(cells[*i].clone())));
-                return Ok((StatementKind::Delete, row));
+                return Ok((StatementKind::Delete, row, Some(key)));
             }
         }
         let unset_or_null = |cell: Option<CqlValue>| match cell {
@@ -326,7 +346,7 @@ impl TableWriter {
                 row
             }
         };
-        Ok((StatementKind::Upsert, row))
+        Ok((StatementKind::Upsert, row, Some(key)))
     }
 
     fn bind_custom_delete(
@@ -353,29 +373,30 @@ impl TableWriter {
             .collect()
     }
 
-    fn read<'r>(&self, source: &Source, record: &RecordView<'r>) -> Result<Option<Cow<'r, Value>>, String> {
+    fn read<'r>(&self, source: &Source, record: &'r RecordView<'r>) -> Result<Option<Field<'r>>, String> {
         Ok(match source {
-            Source::Value(path) => record.value.and_then(|v| lookup(v, path)).map(Cow::Borrowed),
-            Source::Key(path) => record.key.and_then(|k| lookup(k, path)).map(Cow::Borrowed),
+            Source::Value(path) => match record.value {
+                Some(doc) => doc.get(path).map_err(|e| format!("{}: {source}: {e}", self.target))?,
+                None => None,
+            },
+            Source::Key(path) => record.key.and_then(|k| lookup(k, path)).map(|v| Field::Value(Cow::Borrowed(v))),
             Source::Header(name) => {
                 record.headers.iter().rev().find(|(k, _)| k == name).and_then(|(_, v)| v.as_deref()).map(|bytes| {
                     let text = String::from_utf8_lossy(bytes);
-                    Cow::Owned(serde_json::from_str(&text).unwrap_or(Value::String(text.into_owned())))
+                    Field::Value(Cow::Owned(serde_json::from_str(&text).unwrap_or(Value::String(text.into_owned()))))
                 })
             }
-            Source::Now => Some(Cow::Owned(Value::String(now_timeuuid().to_string()))),
+            Source::Now => Some(Field::Value(Cow::Owned(Value::String(now_timeuuid().to_string())))),
         })
     }
 
     fn integer(&self, source: &Source, record: &RecordView<'_>, what: &str) -> Result<Option<i64>, String> {
-        match self.read(source, record)?.filter(|v| !v.is_null()) {
-            None => Ok(None),
-            Some(v) => v
-                .as_i64()
-                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-                .map(Some)
-                .ok_or_else(|| format!("{}: {what} ({source}) is not an integer: {v}", self.target)),
-        }
+        let Some(field) = self.read(source, record)?.filter(|v| !v.is_null()) else { return Ok(None) };
+        let v = field.to_value()?;
+        v.as_i64()
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+            .map(Some)
+            .ok_or_else(|| format!("{}: {what} ({source}) is not an integer: {v}", self.target))
     }
 
     /// `__timestamp` in its unit, else the record timestamp, else now; in microseconds.
@@ -427,6 +448,38 @@ fn now_timeuuid() -> uuid::Uuid {
         [b[0] | 0x01, b[1], b[2], b[3], b[4], b[5]]
     });
     uuid::Uuid::now_v1(node)
+}
+
+/// Converts a field to a column's CQL type; text goes straight from the JSON string, without a
+/// `serde_json::Value` in between.
+fn field_to_cql(field: &Field<'_>, typ: &ColumnType<'_>) -> Result<CqlValue, String> {
+    if let ColumnType::Native(NativeType::Text) = typ
+        && let Some(s) = field.as_string()
+    {
+        return Ok(CqlValue::Text(s.into_owned()));
+    }
+    json_to_cql(&*field.to_value()?, typ)
+}
+
+/// Appends an unambiguous encoding of one partition-key cell: equal cells give equal bytes, so
+/// statements group by partition without serializing whole rows.
+fn encode_key_part(cell: Option<&CqlValue>, out: &mut Vec<u8>) {
+    let mut bytes = |tag: u8, b: &[u8]| {
+        out.push(tag);
+        out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+        out.extend_from_slice(b);
+    };
+    match cell {
+        None => bytes(0, &[]),
+        Some(CqlValue::Text(s) | CqlValue::Ascii(s)) => bytes(1, s.as_bytes()),
+        Some(CqlValue::BigInt(i)) => bytes(2, &i.to_le_bytes()),
+        Some(CqlValue::Int(i)) => bytes(3, &i.to_le_bytes()),
+        Some(CqlValue::Uuid(u)) => bytes(4, u.as_bytes()),
+        Some(CqlValue::Timeuuid(u)) => bytes(5, u.as_bytes()),
+        Some(CqlValue::Timestamp(t)) => bytes(6, &t.0.to_le_bytes()),
+        Some(CqlValue::Blob(b)) => bytes(7, b),
+        Some(other) => bytes(8, format!("{other:?}").as_bytes()),
+    }
 }
 
 /// A rough size of a bound value, for the batch byte cap.
@@ -500,9 +553,11 @@ mod tests {
             ColumnSource {
                 column: "ts".into(),
                 source: Source::Value(vec!["meta".into(), "time".into()]),
-                primary_key: true
+                primary_key: true,
+                partition_key: false,
             }
         );
+        assert!(s[0].partition_key);
     }
 
     #[test]
@@ -526,6 +581,21 @@ mod tests {
         assert_eq!(lookup(&v, &["meta".into(), "x".into()]), None);
         assert_eq!(lookup(&json!(3), &["a".into()]), None);
         assert_eq!(lookup(&json!(3), &[]), Some(&json!(3)));
+    }
+
+    #[test]
+    fn key_encoding_is_unambiguous() {
+        let enc = |cells: &[Option<CqlValue>]| {
+            let mut out = Vec::new();
+            for c in cells {
+                encode_key_part(c.as_ref(), &mut out);
+            }
+            out
+        };
+        let text = |s: &str| Some(CqlValue::Text(s.into()));
+        assert_eq!(enc(&[text("a")]), enc(&[text("a")]));
+        assert_ne!(enc(&[text("ab"), text("c")]), enc(&[text("a"), text("bc")]));
+        assert_ne!(enc(&[Some(CqlValue::Int(1))]), enc(&[Some(CqlValue::BigInt(1))]));
     }
 
     #[test]

@@ -1,0 +1,336 @@
+//! `make bench-sink`: Spillway's sink next to the raw ceiling (a scylla-driver program writing the
+//! same rows at full concurrency), on the same services in one run.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use scylla::client::session::Session;
+use scylla::value::CqlTimestamp;
+
+use crate::{Services, count_rows, create_keyspace, execute, iot, poll_until, unique_name};
+
+/// CPU seconds (user + system) and peak RSS (bytes) of a process, from `/proc`.
+pub fn process_usage(pid: u32) -> (f64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let cpu = (ticks(11) + ticks(12)) / 100.0; // utime, stime in clock ticks (USER_HZ = 100)
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let peak_kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    (cpu, peak_kib * 1024)
+}
+
+/// CPU seconds used so far by the Cassandra started by `make up` (0 when its PID is unknown).
+fn cassandra_cpu() -> f64 {
+    std::fs::read_to_string(crate::run_dir().join("cassandra/pid"))
+        .ok()
+        .and_then(|p| p.trim().parse::<u32>().ok())
+        .map_or(0.0, |pid| process_usage(pid).0)
+}
+
+/// One measured run.
+#[derive(Debug, Clone)]
+pub struct Measurement {
+    /// What ran.
+    pub name: String,
+    /// Rows written.
+    pub rows: u64,
+    /// Wall time from start to the last row acknowledged.
+    pub wall: Duration,
+    /// CPU seconds used by the writer process.
+    pub cpu_seconds: f64,
+    /// Peak resident memory of the writer process.
+    pub peak_rss: u64,
+    /// From start to the first row visible in Cassandra.
+    pub first_write: Option<Duration>,
+    /// CPU seconds Cassandra used meanwhile.
+    pub cassandra_cpu_seconds: f64,
+}
+
+impl Measurement {
+    /// Rows per second.
+    pub fn rate(&self) -> f64 {
+        self.rows as f64 / self.wall.as_secs_f64()
+    }
+
+    /// CPU seconds per million rows.
+    pub fn cpu_per_million(&self) -> f64 {
+        self.cpu_seconds * 1_000_000.0 / self.rows as f64
+    }
+}
+
+/// The raw ceiling: prepared inserts of the same rows, `concurrency` requests in flight; with
+/// `batch > 1`, rows of one partition go in UNLOGGED batches of that size (what the sink does).
+/// Runs in this process; CPU and RSS are this process's.
+pub async fn ceiling(session: &Session, table: &str, count: u64, concurrency: usize, batch: usize) -> Measurement {
+    type Row = (String, CqlTimestamp, uuid::Uuid, String, String, f64, f64, f64, i32, String);
+    let rows: Vec<Row> = (0..count)
+        .map(|i| {
+            let r = iot::reading(i);
+            let s = |k: &str| r[k].as_str().expect("string").to_string();
+            let f = |k: &str| r[k].as_f64().expect("number");
+            (
+                s("sensor_id"),
+                CqlTimestamp(r["ts"].as_i64().expect("ts")),
+                uuid::Uuid::parse_str(r["reading_id"].as_str().expect("id")).expect("uuid"),
+                s("site"),
+                s("kind"),
+                f("temperature"),
+                f("humidity"),
+                f("pressure"),
+                r["battery"].as_i64().expect("battery") as i32,
+                s("firmware"),
+            )
+        })
+        .collect();
+    let mut insert = session
+        .prepare(format!(
+            "INSERT INTO {table} (sensor_id, ts, reading_id, site, kind, temperature, humidity, pressure, battery, firmware) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .await
+        .expect("prepare");
+    insert.set_is_idempotent(true);
+    // Rows grouped by partition (sensor), in chunks of `batch`.
+    let mut by_sensor: std::collections::BTreeMap<&str, Vec<&Row>> = std::collections::BTreeMap::new();
+    for row in &rows {
+        by_sensor.entry(row.0.as_str()).or_default().push(row);
+    }
+    let chunks: Vec<Vec<&Row>> =
+        by_sensor.values().flat_map(|rs| rs.chunks(batch.max(1)).map(<[&Row]>::to_vec)).collect();
+    let mut template = scylla::statement::batch::Batch::new(scylla::statement::batch::BatchType::Unlogged);
+    template.set_is_idempotent(true);
+    let (cpu0, _) = process_usage(std::process::id());
+    let cassandra0 = cassandra_cpu();
+    let started = Instant::now();
+    let requests = chunks.iter().map(|chunk| {
+        let insert = &insert;
+        let mut b = template.clone();
+        async move {
+            if chunk.len() == 1 {
+                session.execute_unpaged(insert, chunk[0]).await.map(|_| ())
+            } else {
+                for _ in chunk.iter() {
+                    b.append_statement(insert.clone());
+                }
+                session.batch(&b, chunk).await.map(|_| ())
+            }
+        }
+    });
+    let mut writes = futures::stream::iter(requests).buffer_unordered(concurrency);
+    let mut first_write = None;
+    while let Some(result) = writes.next().await {
+        result.expect("ceiling write");
+        first_write.get_or_insert_with(|| started.elapsed());
+    }
+    let wall = started.elapsed();
+    let (cpu1, peak_rss) = process_usage(std::process::id());
+    let how =
+        if batch > 1 { format!("UNLOGGED batches of {batch} per partition") } else { "single-row inserts".to_string() };
+    Measurement {
+        name: format!("raw ceiling: scylla driver, {how}, {concurrency} in flight"),
+        rows: count,
+        wall,
+        cpu_seconds: cpu1 - cpu0,
+        peak_rss,
+        first_write,
+        cassandra_cpu_seconds: cassandra_cpu() - cassandra0,
+    }
+}
+
+/// Runs `spillway standalone` on a pre-filled topic until every offset is committed.
+#[allow(clippy::too_many_arguments)]
+pub async fn spillway_sink(
+    services: &Services,
+    binary: &Path,
+    dir: &Path,
+    session: &Session,
+    topic: &str,
+    partitions: i32,
+    keyspace: &str,
+    table: &str,
+    count: u64,
+    tasks: u32,
+) -> Measurement {
+    std::fs::create_dir_all(dir).expect("bench dir");
+    let name = unique_name("bench");
+    std::fs::write(
+        dir.join("worker.properties"),
+        format!(
+            "bootstrap.servers={}\nlisteners=http://127.0.0.1:0\noffset.flush.interval.ms=250\n\
+             value.converter=org.apache.kafka.connect.json.JsonConverter\nvalue.converter.schemas.enable=false\n",
+            services.kafka_bootstrap
+        ),
+    )
+    .expect("worker file");
+    std::fs::write(
+        dir.join("sink.properties"),
+        format!(
+            "name={name}\nconnector.class=CassandraSink\ntasks.max={tasks}\ntopics={topic}\n\
+             connect.cassandra.contact.points={}\nconnect.cassandra.port={}\nconnect.cassandra.key.space={keyspace}\n\
+             connect.cassandra.kcql=INSERT INTO {table} SELECT * FROM {topic}\n",
+            services.cassandra_address(),
+            services.cassandra_port()
+        ),
+    )
+    .expect("sink file");
+    let log = std::fs::File::create(dir.join("spillway.log")).expect("log");
+    let cassandra0 = cassandra_cpu();
+    let started = Instant::now();
+    let mut child = Command::new(binary)
+        .arg("standalone")
+        .arg(dir.join("worker.properties"))
+        .arg(dir.join("sink.properties"))
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spillway starts");
+    let qualified = format!("{keyspace}.{table}");
+    let first_write = poll_until(Duration::from_secs(120), "the first row", || async {
+        let some = session
+            .query_unpaged(format!("SELECT sensor_id FROM {qualified} LIMIT 1"), &[])
+            .await
+            .ok()?
+            .into_rows_result()
+            .ok()?
+            .rows_num()
+            > 0;
+        some.then(|| started.elapsed())
+    })
+    .await;
+    let group = format!("connect-{name}");
+    poll_until(Duration::from_secs(1800), "every offset committed", || async {
+        (services.committed_total(&group, topic, partitions) == count as i64).then_some(())
+    })
+    .await;
+    let wall = started.elapsed();
+    let (cpu_seconds, peak_rss) = process_usage(child.id());
+    let cassandra_cpu_seconds = cassandra_cpu() - cassandra0;
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let _ = child.wait();
+    assert_eq!(count_rows(session, &qualified).await, count as i64, "every row written");
+    Measurement {
+        name: format!("Spillway sink (tasks.max={tasks})"),
+        rows: count,
+        wall,
+        cpu_seconds,
+        peak_rss,
+        first_write: Some(first_write),
+        cassandra_cpu_seconds,
+    }
+}
+
+/// The mean of two runs of the same thing (wall and CPU averaged, peak RSS the larger).
+fn mean(a: &Measurement, b: &Measurement) -> Measurement {
+    let avg = |x: f64, y: f64| (x + y) / 2.0;
+    Measurement {
+        name: format!("{} (mean of 2)", a.name),
+        rows: a.rows,
+        wall: (a.wall + b.wall) / 2,
+        cpu_seconds: avg(a.cpu_seconds, b.cpu_seconds),
+        peak_rss: a.peak_rss.max(b.peak_rss),
+        first_write: a.first_write.zip(b.first_write).map(|(x, y)| (x + y) / 2),
+        cassandra_cpu_seconds: avg(a.cassandra_cpu_seconds, b.cassandra_cpu_seconds),
+    }
+}
+
+/// Gives each run the same start: a fresh, empty table, and no compaction left over from the run
+/// before (they would steal the CPU the next run needs).
+async fn fresh_table(session: &Session, table: &str) {
+    execute(session, &format!("DROP TABLE IF EXISTS {table}")).await;
+    execute(session, &iot::TABLE_DDL.replace("{table}", table)).await;
+    poll_until(Duration::from_secs(600), "compactions to finish", || async {
+        let tasks = session
+            .query_unpaged("SELECT task_id FROM system_views.sstable_tasks", &[])
+            .await
+            .ok()?
+            .into_rows_result()
+            .ok()?;
+        (tasks.rows_num() == 0).then_some(())
+    })
+    .await;
+}
+
+/// The whole side-by-side run; prints a Markdown table.
+pub async fn run(services: &Services, binary: &Path, count: u64, partitions: i32, tasks: u32, concurrency: usize) {
+    let session = services.cassandra().await;
+    let keyspace = "bench";
+    create_keyspace(&session, keyspace).await;
+    let topic = unique_name("bench");
+    services.create_topic(&topic, partitions).await;
+    let produced_at = Instant::now();
+    services.produce(&topic, (0..count).map(iot::record)).await;
+    eprintln!(
+        "produced {count} events to {topic} ({partitions} partitions) in {:.1}s",
+        produced_at.elapsed().as_secs_f64()
+    );
+
+    // A-B-B-A: Spillway, batched ceiling, batched ceiling, Spillway. Cassandra gets slower as data
+    // accumulates over a session; this order cancels that drift out of the comparison.
+    let dir = crate::run_dir().join("bench");
+    let table = format!("{keyspace}.readings_ceiling");
+    let spillway_run = |round: u32| {
+        let (dir, session, topic) = (dir.join(format!("round{round}")), &session, topic.as_str());
+        async move {
+            fresh_table(session, &format!("{keyspace}.readings_spillway")).await;
+            let m = spillway_sink(
+                services,
+                binary,
+                &dir,
+                session,
+                topic,
+                partitions,
+                keyspace,
+                "readings_spillway",
+                count,
+                tasks,
+            )
+            .await;
+            eprintln!("spillway: {:.0} rows/s", m.rate());
+            m
+        }
+    };
+    let batched_run = || async {
+        fresh_table(&session, &table).await;
+        let m = ceiling(&session, &table, count, concurrency / 8, 32).await;
+        eprintln!("ceiling, batched: {:.0} rows/s", m.rate());
+        m
+    };
+    let s1 = spillway_run(1).await;
+    let b1 = batched_run().await;
+    let b2 = batched_run().await;
+    let s2 = spillway_run(2).await;
+    fresh_table(&session, &table).await;
+    let single = ceiling(&session, &table, count, concurrency, 1).await;
+    eprintln!("ceiling, single rows: {:.0} rows/s", single.rate());
+    let batched = mean(&b1, &b2);
+    let sink = mean(&s1, &s2);
+    let best = if batched.rate() > single.rate() { batched.clone() } else { single.clone() };
+
+    println!(
+        "| run | rows | wall (s) | rows/s | vs best ceiling | writer CPU s / M rows | Cassandra CPU s / M rows | writer peak RSS (MiB) | first write (s) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for m in [&single, &b1, &b2, &batched, &s1, &s2, &sink] {
+        println!(
+            "| {} | {} | {:.1} | {:.0} | {:.0} % | {:.1} | {:.1} | {:.0} | {} |",
+            m.name,
+            m.rows,
+            m.wall.as_secs_f64(),
+            m.rate(),
+            100.0 * m.rate() / best.rate(),
+            m.cpu_per_million(),
+            m.cassandra_cpu_seconds * 1_000_000.0 / m.rows as f64,
+            m.peak_rss as f64 / (1024.0 * 1024.0),
+            m.first_write.map_or("-".into(), |d| format!("{:.2}", d.as_secs_f64())),
+        );
+    }
+}
