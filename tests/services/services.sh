@@ -108,7 +108,7 @@ start_cassandra() {
   t0=$(now)
   : > "$dir/cassandra.log"
   # JDK 17 flags from Cassandra 5.0's conf/jvm17-server.options, plus the single-node fast-start switches.
-  setsid java -cp "$RUN/jars/cassandra/*" -Xms1g -Xmx1g -Xss256k -XX:+UseG1GC -XX:+ParallelRefProcEnabled \
+  setsid java -cp "$RUN/jars/cassandra/*" -Xms2g -Xmx2g -XX:+ExitOnOutOfMemoryError -Xss256k -XX:+UseG1GC -XX:+ParallelRefProcEnabled \
     -XX:MaxTenuringThreshold=1 -XX:G1HeapRegionSize=16m -XX:MaxGCPauseMillis=300 -XX:+PerfDisableSharedMem \
     -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath="$dir" \
     -javaagent:"$jamm" -Djdk.attach.allowAttachSelf=true \
