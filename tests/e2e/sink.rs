@@ -9,7 +9,7 @@ use serde_json::Value;
 use spillway::worker::standalone::Standalone;
 use spillway_tests::{Services, count_rows, iot, poll_until, unique_name};
 
-use crate::common::{DEADLINE, rest_json, setup, sink, worker};
+use crate::common::{DEADLINE, rest_json, setup, sink, wait_for_commits, worker};
 
 type Row = (String, CqlTimestamp, uuid::Uuid, String, String, f64, f64, f64, i32, String);
 
@@ -139,11 +139,7 @@ async fn with_errors_tolerance_all_bad_records_are_skipped_and_the_rest_written(
     );
     let standalone = Standalone::start(worker(&services), vec![connector]).await.expect("starts");
 
-    let group = format!("connect-{name}");
-    poll_until(DEADLINE, "all 5 offsets committed", || async {
-        (services.committed_total(&group, &topic, 1) == 5).then_some(())
-    })
-    .await;
+    wait_for_commits(&services, &standalone, &name, &topic, 1, 5).await;
     assert_eq!(count_rows(&session, &format!("{keyspace}.readings")).await, 2, "the two good records are written");
     let status = rest_json(&standalone, &format!("/connectors/{name}/status")).await;
     assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");

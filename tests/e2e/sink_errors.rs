@@ -7,9 +7,9 @@ use rdkafka::Message;
 use rdkafka::message::Headers;
 use serde_json::json;
 use spillway::worker::standalone::Standalone;
-use spillway_tests::{Services, TestRecord, count_rows, iot, poll_until, unique_name};
+use spillway_tests::{Services, TestRecord, count_rows, iot, unique_name};
 
-use crate::common::{DEADLINE, rest_json, setup, sink, worker};
+use crate::common::{DEADLINE, rest_json, setup, sink, wait_for_commits, worker};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_records_go_to_the_dead_letter_queue_with_connect_headers() {
@@ -47,11 +47,7 @@ async fn poison_records_go_to_the_dead_letter_queue_with_connect_headers() {
     );
     let standalone = Standalone::start(worker(&services), vec![connector]).await.expect("starts");
 
-    let group = format!("connect-{name}");
-    poll_until(DEADLINE, "all 7 offsets committed", || async {
-        (services.committed_total(&group, &topic, 1) == 7).then_some(())
-    })
-    .await;
+    wait_for_commits(&services, &standalone, &name, &topic, 1, 7).await;
     assert_eq!(count_rows(&session, &format!("{keyspace}.readings")).await, 2, "both good records written");
 
     let dead = services.consume(&dlq_topic, 5, DEADLINE).await;

@@ -2,14 +2,14 @@
 //! with SIGKILL mid-stream. They stop services other tests need, so they run one at a time, in
 //! their own test binary (cargo runs test binaries one after another).
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use spillway::config::{Settings, WorkerConfig};
 use spillway::worker::standalone::Standalone;
 use spillway_tests::{
-    Services, count_rows, create_keyspace, execute, iot, poll_until, run_dir, services_script, spillway_binary,
-    unique_name,
+    Services, count_rows, create_keyspace, execute, iot, poll_until, run_dir, services_script, spawn_standalone,
+    spillway_binary, unique_name,
 };
 
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -116,15 +116,7 @@ fn spawn_spillway(dir: &std::path::Path, worker: &[(String, String)], connector:
     };
     write("worker.properties", worker);
     write("sink.properties", connector);
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("spillway.log")).expect("log file");
-    Command::new(spillway_binary())
-        .arg("standalone")
-        .arg(dir.join("worker.properties"))
-        .arg(dir.join("sink.properties"))
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spillway starts")
+    spawn_standalone(&spillway_binary(), dir)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

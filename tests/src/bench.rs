@@ -2,7 +2,7 @@
 //! same rows at full concurrency), on the same services in one run.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -235,17 +235,9 @@ pub async fn spillway_sink(
         ),
     )
     .expect("sink file");
-    let log = std::fs::File::create(dir.join("spillway.log")).expect("log");
     let cassandra0 = cassandra_cpu();
     let started = Instant::now();
-    let mut child = Command::new(binary)
-        .arg("standalone")
-        .arg(dir.join("worker.properties"))
-        .arg(dir.join("sink.properties"))
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spillway starts");
+    let mut child = crate::spawn_standalone(binary, dir);
     let qualified = format!("{keyspace}.{table}");
     let first_write = poll_until(Duration::from_secs(120), "the first row", || async {
         let some = session

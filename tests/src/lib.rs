@@ -253,6 +253,20 @@ pub fn spillway_binary() -> PathBuf {
     binary
 }
 
+/// Starts `spillway standalone <dir>/worker.properties <dir>/sink.properties`, its log appended
+/// to `<dir>/spillway.log`.
+pub fn spawn_standalone(binary: &std::path::Path, dir: &std::path::Path) -> std::process::Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("spillway.log")).expect("log file");
+    std::process::Command::new(binary)
+        .arg("standalone")
+        .arg(dir.join("worker.properties"))
+        .arg(dir.join("sink.properties"))
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()))
+}
+
 /// The git-ignored folder with the services' state (`SPILLWAY_RUN_DIR`, else `<repo>/.run`).
 pub fn run_dir() -> PathBuf {
     std::env::var_os("SPILLWAY_RUN_DIR")
