@@ -113,7 +113,7 @@ struct Pending {
 
 type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 /// A record on its way to the dead letter queue, and Kafka's answer.
-type DlqSend = BoxFuture<(u64, SinkRecord, Result<(), KafkaError>)>;
+type DlqSend = BoxFuture<(SinkRecord, Result<(), KafkaError>)>;
 
 /// How long a stopping task waits for its in-flight and queued writes.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -330,8 +330,8 @@ impl SinkTask {
                 Some(outcome) = run.batches.next(), if !run.batches.is_empty() => {
                     if let Err(e) = self.settle_batch(&mut run, outcome) { break Err(e) }
                 }
-                Some((seq, record, sent)) = run.dlq_sends.next(), if !run.dlq_sends.is_empty() => {
-                    if let Err(e) = self.settle_dlq(&mut run, seq, &record, sent) { break Err(e) }
+                Some((record, sent)) = run.dlq_sends.next(), if !run.dlq_sends.is_empty() => {
+                    if let Err(e) = self.settle_dlq(&mut run, &record, sent) { break Err(e) }
                 }
                 _ = flush.tick() => self.commit(&consumer, &run.watermarks, CommitMode::Async),
                 message = consumer.recv(), if run.pending.len() < max_pending => {
@@ -363,8 +363,8 @@ impl SinkTask {
                     Some(outcome) = run.batches.next(), if !run.batches.is_empty() => {
                         if let Err(e) = self.settle_batch(&mut run, outcome) { warn!(task = %self.name, error = %e, "while stopping") }
                     }
-                    Some((seq, record, sent)) = run.dlq_sends.next(), if !run.dlq_sends.is_empty() => {
-                        if let Err(e) = self.settle_dlq(&mut run, seq, &record, sent) { warn!(task = %self.name, error = %e, "while stopping") }
+                    Some((record, sent)) = run.dlq_sends.next(), if !run.dlq_sends.is_empty() => {
+                        if let Err(e) = self.settle_dlq(&mut run, &record, sent) { warn!(task = %self.name, error = %e, "while stopping") }
                     }
                     else => break,
                 }
@@ -387,7 +387,7 @@ impl SinkTask {
         let statements = match self.bind(run, &record) {
             Ok(statements) => statements,
             Err(failure) => {
-                return self.skip_or_fail(run, seq, record, failure, self.config.bad_records == ErrorTolerance::All);
+                return self.skip_or_fail(run, record, failure, self.config.bad_records == ErrorTolerance::All);
             }
         };
         if statements.is_empty() {
@@ -440,14 +440,7 @@ impl SinkTask {
 
     /// A record that failed: skipped (to the dead letter queue when there is one, else logged) or
     /// the task fails.
-    fn skip_or_fail(
-        &self,
-        run: &mut Run,
-        seq: u64,
-        record: SinkRecord,
-        failure: Failure,
-        skip: bool,
-    ) -> Result<(), TaskError> {
+    fn skip_or_fail(&self, run: &mut Run, record: SinkRecord, failure: Failure, skip: bool) -> Result<(), TaskError> {
         let coordinates = record.coordinates();
         if !skip {
             return Err(match failure.stage {
@@ -467,20 +460,14 @@ impl SinkTask {
         match &run.dlq {
             Some(dlq) => {
                 let send = dlq.send(&record, &failure);
-                run.dlq_sends.push(Box::pin(async move { (seq, record, send.await) }));
+                run.dlq_sends.push(Box::pin(async move { (record, send.await) }));
             }
             None => lock(&run.watermarks).ack(&record.topic, record.partition, record.offset),
         }
         Ok(())
     }
 
-    fn settle_dlq(
-        &self,
-        run: &mut Run,
-        _seq: u64,
-        record: &SinkRecord,
-        sent: Result<(), KafkaError>,
-    ) -> Result<(), TaskError> {
+    fn settle_dlq(&self, run: &mut Run, record: &SinkRecord, sent: Result<(), KafkaError>) -> Result<(), TaskError> {
         match sent {
             Ok(()) => {
                 lock(&run.watermarks).ack(&record.topic, record.partition, record.offset);
@@ -546,7 +533,7 @@ impl SinkTask {
                         message: format!("{table}: {error}"),
                     };
                     let skip = self.config.rejected_writes == WritePolicy::Skip;
-                    self.skip_or_fail(run, seq, done.record, failure, skip)?;
+                    self.skip_or_fail(run, done.record, failure, skip)?;
                 }
             }
         }
