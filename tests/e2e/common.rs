@@ -10,7 +10,7 @@ use spillway_tests::{Services, create_keyspace, execute, iot, unique_name};
 pub const DEADLINE: Duration = Duration::from_secs(120);
 
 pub fn settings(pairs: &[(&str, &str)]) -> Settings {
-    Settings(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    Settings::from_pairs(pairs)
 }
 
 pub fn worker(services: &Services) -> WorkerConfig {

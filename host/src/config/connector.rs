@@ -124,7 +124,7 @@ mod tests {
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> Result<ConnectorConfig, ConfigError> {
-        ConnectorConfig::from_settings(Settings(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()))
+        ConnectorConfig::from_settings(Settings::from_pairs(pairs))
     }
 
     #[test]

@@ -60,6 +60,11 @@ impl ConfigError {
 pub struct Settings(pub BTreeMap<String, String>);
 
 impl Settings {
+    /// Settings from `(key, value)` pairs.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Self(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
     /// The raw value, if set.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0.get(key).map(String::as_str)
@@ -170,7 +175,7 @@ mod tests {
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {
-        Settings(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        Settings::from_pairs(pairs)
     }
 
     #[test]

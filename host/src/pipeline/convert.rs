@@ -141,10 +141,7 @@ mod tests {
     use serde_json::json;
 
     fn config(class: &str, pairs: &[(&str, &str)]) -> ConverterConfig {
-        ConverterConfig {
-            class: class.into(),
-            settings: Settings(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
-        }
+        ConverterConfig { class: class.into(), settings: Settings::from_pairs(pairs) }
     }
 
     #[test]

@@ -224,7 +224,7 @@ mod tests {
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {
-        Settings(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        Settings::from_pairs(pairs)
     }
 
     #[test]
