@@ -4,7 +4,7 @@ CARGO ?= cargo
 SERVICES := tests/services/services.sh
 
 .DEFAULT_GOAL := help
-.PHONY: help up down status build test test-unit test-e2e demo bench-sink lint fmt clean
+.PHONY: help up down status build plugins test test-unit test-plugins test-e2e demo bench bench-wasm bench-sink lint fmt clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
@@ -21,16 +21,24 @@ status: ## show whether the services run
 build: ## build the spillway binary and the dev tool
 	$(CARGO) build --workspace --bins
 
-test: up ## unit tests, then end-to-end and fault tests against real Kafka and Cassandra
+plugins: ## build the Wasm plugins of plugins/ (wasm32-wasip2) into plugins/dist
+	@plugins/build.sh
+
+test: up plugins ## unit tests, plugin runtime tests, then end-to-end and fault tests against real Kafka and Cassandra
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --lib --bins
+	$(CARGO) test --workspace --test plugins
 	$(CARGO) test --workspace --test e2e
 	$(CARGO) test --workspace --test faults
 
 test-unit: ## unit tests only (no services needed)
 	$(CARGO) test --workspace --lib --bins
 
-test-e2e: up ## end-to-end and fault tests only
+test-plugins: plugins ## the plugin runtime against the plugins of plugins/ (hostile ones included; no services needed)
+	$(CARGO) build --workspace --bins
+	$(CARGO) test --workspace --test plugins
+
+test-e2e: up plugins ## end-to-end and fault tests only
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --test e2e
 	$(CARGO) test --workspace --test faults
@@ -38,16 +46,24 @@ test-e2e: up ## end-to-end and fault tests only
 demo: ## services up, a standalone sink, IoT readings in, rows out
 	@scripts/demo.sh
 
+bench: bench-wasm bench-sink ## every benchmark
+
+bench-wasm: plugins ## the Wasm boundary per record (keep, a field-level transform) next to native Rust
+	$(CARGO) bench -p spillway --bench wasm_boundary
+
 bench-sink: up ## the sink on 1 M IoT events next to the raw ceiling (release build; see docs/benchmarks.md)
 	$(CARGO) build --release -p spillway -p spillway-tests --bins
 	target/release/spillway-dev bench-sink --spillway target/release/spillway $(BENCH_ARGS)
 
-lint: ## rustfmt check and clippy with warnings as errors
+lint: ## rustfmt check and clippy with warnings as errors (host and plugins)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	cd plugins && $(CARGO) fmt --all -- --check
+	@cd plugins && for d in examples/rust/* testing/*; do $(CARGO) clippy --quiet --release -p $$(basename $$d) -- -D warnings || exit 1; done
 
 fmt: ## format the code
 	$(CARGO) fmt --all
+	cd plugins && $(CARGO) fmt --all
 
 clean: down ## stop services and delete build output and service data
-	rm -rf target .run
+	rm -rf target .run plugins/target plugins/dist

@@ -4,10 +4,12 @@
 //! tests can run it in-process.
 
 pub mod cassandra;
+pub mod cli;
 pub mod config;
 pub mod connectors;
 pub mod kafka;
 pub mod pipeline;
 pub mod rest;
 pub mod telemetry;
+pub mod wasm;
 pub mod worker;

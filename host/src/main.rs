@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use spillway::cli;
 use spillway::config::{Settings, WorkerConfig, read_settings_file};
 use spillway::telemetry::{self, LogFormat};
 use spillway::worker::standalone;
@@ -34,6 +35,47 @@ enum Command {
         #[arg(required = true)]
         connectors: Vec<PathBuf>,
     },
+    /// Write, check and try Wasm plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Creates a plugin project from a template that builds as is.
+    New {
+        /// Plugin name (lowercase letters, digits, '-').
+        name: String,
+        /// Language of the template.
+        #[arg(long, default_value = "rust")]
+        lang: String,
+        /// Where to create it.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Validates a .wasm file against the contract and prints its self-description.
+    Check {
+        /// The plugin file.
+        file: PathBuf,
+        /// Settings to validate (key=value, repeatable).
+        #[arg(long = "config")]
+        config: Vec<String>,
+    },
+    /// Runs a plugin over JSON-lines input (records; rows for source mappers); with --expect,
+    /// exits non-zero on a mismatch.
+    Test {
+        /// The plugin file.
+        file: PathBuf,
+        /// Settings (key=value, repeatable).
+        #[arg(long = "config")]
+        config: Vec<String>,
+        /// Input records, one JSON object per line.
+        #[arg(long)]
+        input: PathBuf,
+        /// Expected output lines.
+        #[arg(long)]
+        expect: Option<PathBuf>,
+    },
 }
 
 /// Exit code for bad configuration or arguments (clap uses 2 for usage errors too).
@@ -44,7 +86,44 @@ fn main() -> ExitCode {
     telemetry::init(cli.log_format);
     match cli.command {
         Command::Standalone { worker, connectors } => run_standalone(&worker, &connectors),
+        Command::Plugin(command) => match run_plugin(command) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("spillway: {e}");
+                ExitCode::from(EXIT_CONFIG)
+            }
+        },
     }
+}
+
+fn run_plugin(command: PluginCommand) -> Result<ExitCode, String> {
+    match command {
+        PluginCommand::New { name, lang, dir } => {
+            let root = cli::plugin_new(&name, &lang, &dir)?;
+            println!("created {} — build it with: cd {} && cargo build --release", root.display(), root.display());
+        }
+        PluginCommand::Check { file, config } => {
+            print!("{}", cli::plugin_check(&file, &cli::parse_config(&config)?)?);
+        }
+        PluginCommand::Test { file, config, input, expect } => {
+            let read = |p: &PathBuf| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
+            let lines = cli::plugin_test(&file, cli::parse_config(&config)?, &read(&input)?)?;
+            for line in &lines {
+                println!("{line}");
+            }
+            if let Some(expect) = expect {
+                let diffs = cli::compare(&lines, &read(&expect)?)?;
+                if !diffs.is_empty() {
+                    for d in &diffs {
+                        eprintln!("mismatch: {d}");
+                    }
+                    return Ok(ExitCode::FAILURE);
+                }
+                eprintln!("all {} output lines match {}", lines.len(), expect.display());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_standalone(worker_file: &std::path::Path, connector_files: &[PathBuf]) -> ExitCode {

@@ -267,6 +267,17 @@ pub fn spawn_standalone(binary: &std::path::Path, dir: &std::path::Path) -> std:
         .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()))
 }
 
+/// The plugins built by `plugins/build.sh` (`make plugins`; `make test` builds them first).
+pub fn plugin_dist() -> PathBuf {
+    let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist");
+    assert!(
+        dist.join("keep.wasm").exists(),
+        "{} has no plugins: build them with `make plugins` (make test does)",
+        dist.display()
+    );
+    dist
+}
+
 /// The git-ignored folder with the services' state (`SPILLWAY_RUN_DIR`, else `<repo>/.run`).
 pub fn run_dir() -> PathBuf {
     std::env::var_os("SPILLWAY_RUN_DIR")

@@ -3,6 +3,7 @@
 
 use super::{ConfigError, Settings};
 use crate::pipeline::convert::ConverterConfig;
+use crate::wasm::chain::TransformSpec;
 
 /// Keys common to all connectors; the connector adds its own to decide what is unknown.
 pub const COMMON_KEYS: &[&str] = &[
@@ -16,13 +17,20 @@ pub const COMMON_KEYS: &[&str] = &[
     "errors.tolerance",
     "errors.log.enable",
     "errors.log.include.messages",
+    "transforms",
 ];
 /// Connect keys accepted for compatibility that have no effect in this version (reported, with why).
 pub const INERT_KEYS: &[(&str, &str)] =
     &[("header.converter", "has no effect: header values are read as UTF-8 text, as JSON when they parse as JSON")];
 /// Prefixes common to all connectors.
-pub const COMMON_PREFIXES: &[&str] =
-    &["key.converter.", "value.converter.", "header.converter.", "consumer.override.", "producer.override."];
+pub const COMMON_PREFIXES: &[&str] = &[
+    "key.converter.",
+    "value.converter.",
+    "header.converter.",
+    "consumer.override.",
+    "producer.override.",
+    "transforms.",
+];
 
 /// What happens to a record that cannot be converted or mapped (`errors.tolerance`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +60,8 @@ pub struct ConnectorConfig {
     pub errors_log_enable: bool,
     /// `errors.log.include.messages`: include key/value in that log.
     pub errors_log_include_messages: bool,
+    /// `transforms` and `transforms.<alias>.*`, in order.
+    pub transforms: Vec<TransformSpec>,
     /// Everything, as given.
     pub settings: Settings,
 }
@@ -76,15 +86,7 @@ impl ConnectorConfig {
                 return Err(ConfigError::invalid("errors.tolerance", format!("'{other}' is not one of: none, all")));
             }
         };
-        // Ignoring a transform would write records the user did not ask for: refuse instead.
-        for key in ["transforms", "predicates"] {
-            if settings.non_blank(key).is_some() {
-                return Err(ConfigError::invalid(
-                    key,
-                    "single-message transforms and predicates are not available in this version; remove the key",
-                ));
-            }
-        }
+        let transforms = transform_specs(&settings)?;
         let optional_converter = |prefix: &str| -> Result<Option<ConverterConfig>, ConfigError> {
             settings.non_blank(prefix).map(|_| ConverterConfig::from_settings(&settings, prefix)).transpose()
         };
@@ -94,6 +96,7 @@ impl ConnectorConfig {
             errors_log_enable: settings.bool_or("errors.log.enable", false)?,
             errors_log_include_messages: settings.bool_or("errors.log.include.messages", false)?,
             error_tolerance,
+            transforms,
             name,
             class,
             tasks_max,
@@ -117,6 +120,41 @@ impl ConnectorConfig {
             .map(|k| format!("connector '{}': unknown setting '{k}' is ignored", self.name));
         inert_set.chain(unknown).collect()
     }
+}
+
+/// Reads `transforms=a,b` and each `transforms.<alias>.type` plus its settings. Predicates come
+/// with the standard library of transforms; until then they are refused, since ignoring one would
+/// transform records the user meant to leave alone.
+fn transform_specs(settings: &Settings) -> Result<Vec<TransformSpec>, ConfigError> {
+    if settings.non_blank("predicates").is_some() {
+        return Err(ConfigError::invalid("predicates", "predicates are not available in this version; remove the key"));
+    }
+    let aliases = settings.non_blank("transforms").map(super::split_list).unwrap_or_default();
+    let mut specs: Vec<TransformSpec> = Vec::with_capacity(aliases.len());
+    for alias in aliases {
+        if specs.iter().any(|s| s.alias == alias) {
+            return Err(ConfigError::invalid("transforms", format!("alias '{alias}' is listed twice")));
+        }
+        let prefix = format!("transforms.{alias}.");
+        let own = settings.with_prefix(&prefix);
+        let reference = own
+            .non_blank("type")
+            .ok_or_else(|| {
+                ConfigError::missing(format!("{prefix}type"), "the transform's plugin name (or class alias)")
+            })?
+            .to_string();
+        for key in ["predicate", "negate"] {
+            if own.non_blank(key).is_some() {
+                return Err(ConfigError::invalid(
+                    format!("{prefix}{key}"),
+                    "predicates are not available in this version",
+                ));
+            }
+        }
+        let config = own.0.iter().filter(|(k, _)| *k != "type").map(|(k, v)| (k.clone(), v.clone())).collect();
+        specs.push(TransformSpec { alias, reference, config });
+    }
+    Ok(specs)
 }
 
 #[cfg(test)]
@@ -153,6 +191,38 @@ mod tests {
         ] {
             let err = config(&pairs).unwrap_err().to_string();
             assert!(err.contains(needle), "{pairs:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn transforms_are_read_in_order_with_their_settings() {
+        let c = config(&[
+            ("name", "s"),
+            ("connector.class", "x"),
+            ("transforms", "b, a"),
+            ("transforms.a.type", "field-edit@0.1.0"),
+            ("transforms.a.renames", "x:y"),
+            ("transforms.b.type", "keep"),
+        ])
+        .unwrap();
+        let got: Vec<(&str, &str, usize)> =
+            c.transforms.iter().map(|t| (t.alias.as_str(), t.reference.as_str(), t.config.len())).collect();
+        assert_eq!(got, vec![("b", "keep", 0), ("a", "field-edit@0.1.0", 1)]);
+        assert_eq!(c.transforms[1].config, vec![("renames".to_string(), "x:y".to_string())]);
+        assert!(c.unknown_key_warnings(&[], &[]).is_empty());
+        for (pairs, needle) in [
+            (vec![("transforms", "a")], "transforms.a.type"),
+            (vec![("transforms", "a,a"), ("transforms.a.type", "k")], "listed twice"),
+            (
+                vec![("transforms", "a"), ("transforms.a.type", "k"), ("transforms.a.predicate", "p")],
+                "transforms.a.predicate",
+            ),
+            (vec![("predicates", "p")], "predicates"),
+        ] {
+            let mut all = vec![("name", "s"), ("connector.class", "x")];
+            all.extend(pairs);
+            let err = config(&all).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
         }
     }
 

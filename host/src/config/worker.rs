@@ -17,6 +17,12 @@ pub const KNOWN_KEYS: &[&str] = &[
     "offset.flush.interval.ms",
     "key.converter",
     "value.converter",
+    "plugin.path",
+    "wasm.memory.max.bytes",
+    "wasm.call.timeout.ms",
+    "wasm.module.max.bytes",
+    "wasm.cache.dir",
+    "wasm.threads",
 ];
 /// Connect keys accepted for compatibility that have no effect in this version; each is reported
 /// with the reason, so a user never believes a setting took effect when it did not.
@@ -35,7 +41,6 @@ pub const INERT_KEYS: &[(&str, &str)] = &[
     ("offset.storage.file.filename", "holds source offsets; no source connector runs in this version"),
     ("offset.flush.timeout.ms", "has no effect: a stopping task waits for its in-flight writes instead"),
     ("header.converter", "has no effect: header values are read as UTF-8 text, as JSON when they parse as JSON"),
-    ("plugin.path", "has no effect: the Wasm plugin runtime is not in this version"),
 ];
 const PASS_THROUGH_PREFIXES: &[&str] =
     &["consumer.", "producer.", "key.converter.", "value.converter.", "header.converter."];
@@ -61,6 +66,8 @@ pub struct WorkerConfig {
     pub consumer: Settings,
     /// librdkafka settings for every producer (`producer.*`, prefix removed).
     pub producer: Settings,
+    /// The plugin runtime: `plugin.path` and the sandbox's limits (`wasm.*`).
+    pub wasm: crate::wasm::WasmSettings,
     /// Non-fatal findings (unknown keys) for the caller to log.
     pub warnings: Vec<String>,
 }
@@ -108,6 +115,7 @@ impl WorkerConfig {
             offset_storage_file: s.non_blank("offset.storage.file.filename").map(PathBuf::from),
             consumer: s.with_prefix("consumer."),
             producer: s.with_prefix("producer."),
+            wasm: crate::wasm::WasmSettings::from_settings(s)?,
             warnings,
         })
     }

@@ -20,6 +20,8 @@ pub enum Stage {
     KeyConverter,
     /// The value converter.
     ValueConverter,
+    /// A single-message transform.
+    Transformation,
     /// Mapping or writing (Connect's sink `put`).
     TaskPut,
 }
@@ -30,6 +32,7 @@ impl Stage {
         match self {
             Self::KeyConverter => "KEY_CONVERTER",
             Self::ValueConverter => "VALUE_CONVERTER",
+            Self::Transformation => "TRANSFORMATION",
             Self::TaskPut => "TASK_PUT",
         }
     }

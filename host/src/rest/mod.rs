@@ -1,7 +1,8 @@
 //! The REST API, shaped as Kafka Connect's: `router(state)`; errors are `{"error_code", "message"}`.
 //!
 //! This version serves the read side a standalone worker needs: `/`, `/health`, `/connectors`,
-//! `/connectors/{c}`, `/connectors/{c}/status`, `/connectors/{c}/tasks/{t}/status`.
+//! `/connectors/{c}`, `/connectors/{c}/status`, `/connectors/{c}/tasks/{t}/status`, and Spillway's
+//! own `/plugins` (the Wasm plugins in `plugin.path`, and files that were rejected, with why).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -14,6 +15,7 @@ use axum::{Json, Router};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde_json::{Value, json};
 
+use crate::wasm::Registry;
 use crate::worker::status::{ConnectorStatus, StatusBoard, TaskStatus};
 
 /// What the handlers read.
@@ -22,12 +24,13 @@ pub struct RestState {
     board: Arc<StatusBoard>,
     worker_id: String,
     kafka_cluster_id: Arc<OnceLock<String>>,
+    registry: Arc<Registry>,
 }
 
 impl RestState {
     /// State for a worker known to others as `worker_id` (`host:port`).
-    pub fn new(board: Arc<StatusBoard>, worker_id: String) -> Self {
-        Self { board, worker_id, kafka_cluster_id: Arc::new(OnceLock::new()) }
+    pub fn new(board: Arc<StatusBoard>, worker_id: String, registry: Arc<Registry>) -> Self {
+        Self { board, worker_id, kafka_cluster_id: Arc::new(OnceLock::new()), registry }
     }
 
     /// Looks the Kafka cluster id (shown by `GET /`) up in the background.
@@ -72,6 +75,7 @@ pub fn router(state: RestState) -> Router {
         .route("/connectors/{name}", get(get_connector))
         .route("/connectors/{name}/status", get(connector_status))
         .route("/connectors/{name}/tasks/{task}/status", get(task_status))
+        .route("/plugins", get(plugins))
         .fallback(|| async { ApiError::not_found("HTTP 404 Not Found".into()) })
         .with_state(state)
 }
@@ -135,6 +139,24 @@ async fn task_status(
     Ok(Json(task_json(&state, task, t)))
 }
 
+async fn plugins(AxumState(state): AxumState<RestState>) -> Json<Value> {
+    let mut plugins: Vec<Value> = state
+        .registry
+        .plugins()
+        .iter()
+        .map(|p| {
+            let mut v = json!(p.descriptor);
+            v["kind"] = json!(p.world.as_str());
+            v["path"] = json!(p.path);
+            v["sha256"] = json!(p.hash);
+            v
+        })
+        .collect();
+    plugins
+        .sort_by(|a, b| (a["name"].as_str(), a["version"].as_str()).cmp(&(b["name"].as_str(), b["version"].as_str())));
+    Json(json!({"plugins": plugins, "files": state.registry.files()}))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,7 +178,15 @@ mod tests {
         board.add_connector("sink1", "sink", [("name".to_string(), "sink1".to_string())].into(), 2);
         board.set_task("sink1", 0, State::Running, None);
         board.set_task("sink1", 1, State::Failed, Some("boom".into()));
-        let router = router(RestState::new(board, "127.0.0.1:8083".into()));
+        let settings = crate::wasm::WasmSettings {
+            cache_dir: std::env::temp_dir().join("spillway-rest-test-cache"),
+            ..Default::default()
+        };
+        let registry = Registry::open(&settings).unwrap();
+        let router = router(RestState::new(board, "127.0.0.1:8083".into(), registry));
+
+        let (code, body) = call(router.clone(), "/plugins").await;
+        assert_eq!((code, body), (StatusCode::OK, json!({"plugins": [], "files": []})));
 
         let (code, body) = call(router.clone(), "/connectors").await;
         assert_eq!((code, body), (StatusCode::OK, json!(["sink1"])));

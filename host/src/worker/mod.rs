@@ -14,6 +14,7 @@ use crate::config::{ConfigError, ConnectorConfig, Settings, WorkerConfig};
 use crate::connectors::ConnectorKind;
 use crate::connectors::sink::SinkTask;
 use crate::connectors::sink::config::{SINK_PREFIXES, all_keys};
+use crate::wasm::Registry;
 use status::{State, StatusBoard};
 
 /// A connector ready to run: its validated config and its tasks.
@@ -35,6 +36,7 @@ impl PlannedConnector {
 /// `static_membership`: tasks never move between processes (standalone), see `SinkTask::new`.
 pub fn plan_connector(
     worker: &Arc<WorkerConfig>,
+    registry: &Arc<Registry>,
     settings: Settings,
     static_membership: bool,
 ) -> Result<PlannedConnector, ConfigError> {
@@ -49,7 +51,7 @@ pub fn plan_connector(
                 warn!("{warning}");
             }
             let tasks = (0..config.tasks_max)
-                .map(|id| SinkTask::new(worker.clone(), config.clone(), id, static_membership))
+                .map(|id| SinkTask::new(worker.clone(), config.clone(), id, static_membership, registry.clone()))
                 .collect::<Result<_, _>>()?;
             Ok(PlannedConnector { config, kind, tasks })
         }

@@ -12,6 +12,7 @@ use super::status::StatusBoard;
 use super::{plan_connector, start_connector};
 use crate::config::{ConfigError, Settings, WorkerConfig};
 use crate::rest::{self, RestState};
+use crate::wasm::Registry;
 
 /// Why standalone mode could not start.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +20,9 @@ pub enum StartError {
     /// A connector or worker setting is invalid.
     #[error("{0}")]
     Config(#[from] ConfigError),
+    /// The plugin runtime could not start.
+    #[error("plugin runtime: {0}")]
+    Plugins(String),
     /// Two connector files use the same name.
     #[error("two connectors are named '{0}'; connector names must be unique")]
     DuplicateName(String),
@@ -36,6 +40,7 @@ pub enum StartError {
 #[derive(Debug)]
 pub struct Standalone {
     rest_addr: SocketAddr,
+    registry: Arc<Registry>,
     board: Arc<StatusBoard>,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
@@ -48,9 +53,10 @@ impl Standalone {
             warn!("{warning}");
         }
         let worker = Arc::new(worker);
+        let registry = Registry::open(&worker.wasm).map_err(StartError::Plugins)?;
         let mut planned = Vec::new();
         for settings in connectors {
-            let p = plan_connector(&worker, settings, true)?;
+            let p = plan_connector(&worker, &registry, settings, true)?;
             if planned.iter().any(|q: &super::PlannedConnector| q.name() == p.name()) {
                 return Err(StartError::DuplicateName(p.name().to_string()));
             }
@@ -62,8 +68,8 @@ impl Standalone {
         let rest_addr = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;
         let board = Arc::new(StatusBoard::default());
         let shutdown = CancellationToken::new();
-        let state =
-            RestState::new(board.clone(), rest_addr.to_string()).lookup_kafka_cluster_id(&worker.bootstrap_servers);
+        let state = RestState::new(board.clone(), rest_addr.to_string(), registry.clone())
+            .lookup_kafka_cluster_id(&worker.bootstrap_servers);
         let rest_shutdown = shutdown.clone();
         let mut tasks = JoinSet::new();
         tasks.spawn(async move {
@@ -77,12 +83,17 @@ impl Standalone {
         for p in planned {
             start_connector(p, &board, &mut tasks, &shutdown);
         }
-        Ok(Self { rest_addr, board, shutdown, tasks })
+        Ok(Self { rest_addr, registry, board, shutdown, tasks })
     }
 
     /// Where REST listens.
     pub fn rest_addr(&self) -> SocketAddr {
         self.rest_addr
+    }
+
+    /// The worker's plugins.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
     }
 
     /// Connector and task states.

@@ -34,6 +34,8 @@ use crate::kafka::offsets::{TopicPartition, Watermarks};
 use crate::kafka::sink_consumer_config;
 use crate::pipeline::convert::{Converter, ConverterConfig};
 use crate::pipeline::record::SinkRecord;
+use crate::wasm::Registry;
+use crate::wasm::chain::{self, TransformChain, TransformFailure};
 
 /// Why a sink task stopped with an error (shown as the task's trace).
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +71,12 @@ pub enum TaskError {
         /// The configured limit.
         timeout: Duration,
         /// The last error.
+        reason: String,
+    },
+    /// The plugin threads failed (a host bug, never a plugin's misbehaviour).
+    #[error("running the transforms failed: {reason}")]
+    Transform {
+        /// What happened.
         reason: String,
     },
     /// The dead letter queue did not take a record.
@@ -191,6 +199,7 @@ pub struct SinkTask {
     key_converter: Option<(Converter, String)>,
     value_converter: (Converter, String),
     static_membership: bool,
+    registry: Arc<Registry>,
 }
 
 /// The state of a running task's loop.
@@ -211,6 +220,8 @@ struct Run {
     written: u64,
     /// Requests sent (single statements and batches).
     requests: u64,
+    /// The connector's transforms, if any (taken out while they run on a plugin thread).
+    transforms: Option<TransformChain>,
 }
 
 impl Run {
@@ -235,8 +246,10 @@ impl SinkTask {
         connector: ConnectorConfig,
         task_id: u32,
         static_membership: bool,
+        registry: Arc<Registry>,
     ) -> Result<Self, ConfigError> {
         let config = SinkConfig::from_connector(&connector)?;
+        chain::resolve(&registry, &connector.transforms)?;
         let build = |own: &Option<ConverterConfig>,
                      default: &ConverterConfig,
                      key: &str|
@@ -259,6 +272,7 @@ impl SinkTask {
             key_converter,
             value_converter,
             static_membership,
+            registry,
         })
     }
 
@@ -318,6 +332,10 @@ impl SinkTask {
             dlq_sends: FuturesUnordered::new(),
             written: 0,
             requests: 0,
+            transforms: match self.connector.transforms.as_slice() {
+                [] => None,
+                specs => Some(TransformChain::new(self.registry.clone(), specs, &self.name)?),
+            },
         };
         let max_pending = self.config.max_pending_records;
         let mut flush = tokio::time::interval(self.worker.offset_flush_interval);
@@ -336,7 +354,22 @@ impl SinkTask {
                 _ = flush.tick() => self.commit(&consumer, &run.watermarks, CommitMode::Async),
                 message = consumer.recv(), if run.pending.len() < max_pending => {
                     let first = match message { Ok(m) => run.record(&m), Err(e) => break Err(e.into()) };
-                    if let Err(e) = self.accept(&mut run, first) { break Err(e) }
+                    if run.transforms.is_some() {
+                        // Transforms work on batches: collect what is already fetched, then run them.
+                        let mut records = vec![first];
+                        let mut burst = Ok(());
+                        while records.len() < POLL_BURST.min(max_pending) {
+                            let Some(next) = consumer.recv().now_or_never() else { break };
+                            match next {
+                                Ok(m) => records.push(run.record(&m)),
+                                Err(e) => { burst = Err(e.into()); break }
+                            }
+                        }
+                        let transformed = self.transform(&mut run, records).await;
+                        if let Err(e) = transformed.and(burst) { break Err(e) }
+                        continue;
+                    }
+                    if let Err(e) = self.accept(&mut run, first, None) { break Err(e) }
                     // Take what else is already fetched, without waiting, so batches fill up.
                     let mut burst = Ok(());
                     for _ in 0..POLL_BURST {
@@ -345,7 +378,7 @@ impl SinkTask {
                         burst = match next {
                             Ok(m) => {
                                 let record = run.record(&m);
-                                self.accept(&mut run, record)
+                                self.accept(&mut run, record, None)
                             }
                             Err(e) => Err(e.into()),
                         };
@@ -379,12 +412,51 @@ impl SinkTask {
         result
     }
 
-    /// Converts and binds one record and queues its statements (or hands it to the error policy).
-    fn accept(&self, run: &mut Run, record: SinkRecord) -> Result<(), TaskError> {
+    /// Runs a batch of consumed records through the connector's transforms on a plugin thread,
+    /// then accepts what came out (a record that failed in a transform goes to the error policy).
+    async fn transform(&self, run: &mut Run, records: Vec<SinkRecord>) -> Result<(), TaskError> {
+        let mut chain = run.transforms.take().expect("called only with transforms");
+        let origins: Vec<SinkRecord> = records.clone();
+        let answer = self.registry.threads().run(move || {
+            let results = chain.apply(records);
+            (chain, results)
+        });
+        let (chain, results) = answer.await.map_err(|reason| TaskError::Transform { reason })?;
+        run.transforms = Some(chain);
+        for (origin, result) in origins.into_iter().zip(results) {
+            match result {
+                Ok(outputs) => self.accept(run, origin, Some(outputs))?,
+                Err(TransformFailure { alias, plugin, message }) => {
+                    lock(&run.watermarks).track(&origin.topic, origin.partition, origin.offset);
+                    let failure = Failure {
+                        stage: Stage::Transformation,
+                        class_name: plugin,
+                        exception_class: "spillway.TransformError".into(),
+                        message: format!("transform '{alias}': {message}"),
+                    };
+                    self.skip_or_fail(run, origin, failure, self.config.bad_records == ErrorTolerance::All)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Converts and binds one record — or, after transforms, the records it became — and queues
+    /// the statements (or hands the record to the error policy). Its offset is done when all of
+    /// them are written.
+    fn accept(&self, run: &mut Run, record: SinkRecord, outputs: Option<Vec<SinkRecord>>) -> Result<(), TaskError> {
         lock(&run.watermarks).track(&record.topic, record.partition, record.offset);
         let seq = run.next_seq;
         run.next_seq += 1;
-        let statements = match self.bind(run, &record) {
+        let bound = match &outputs {
+            None => self.bind(run, &record),
+            Some(outputs) => outputs
+                .iter()
+                .map(|r| self.bind(run, r))
+                .collect::<Result<Vec<_>, _>>()
+                .map(|all| all.into_iter().flatten().collect()),
+        };
+        let statements = match bound {
             Ok(statements) => statements,
             Err(failure) => {
                 return self.skip_or_fail(run, record, failure, self.config.bad_records == ErrorTolerance::All);

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds every plugin in this workspace for wasm32-wasip2 (opt-level 3, +simd128) into plugins/dist/.
+# One package at a time: each plugin enables exactly one world feature of the SDK.
+set -euo pipefail
+cd "$(dirname "$0")"
+mkdir -p dist
+build() { # build <package> [cargo args...]
+  local package=$1; shift
+  cargo build --quiet --release -p "$package" "$@"
+}
+for dir in examples/rust/* testing/*; do
+  package=$(basename "$dir")
+  build "$package"
+  cp "target/wasm32-wasip2/release/${package//-/_}.wasm" "dist/$package.wasm"
+done
+# The hot-reload test swaps tagger 1.0.0 for 2.0.0 (same name, another version and output).
+mv dist/tagger.wasm dist/tagger-v1.wasm
+build tagger --features v2
+cp target/wasm32-wasip2/release/tagger.wasm dist/tagger-v2.wasm
+ls -l dist
