@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 mkdir -p dist
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-wasip2; then
+  rustup target add wasm32-wasip2
+fi
 build() { # build <package> [cargo args...]
   local package=$1; shift
   cargo build --quiet --release -p "$package" "$@"

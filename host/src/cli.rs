@@ -99,7 +99,7 @@ impl Transform for {Type} {
         if !value.insert(self.field.as_str(), self.value.as_str()) {
             return Err(Error::new(format!("expected a struct value, got {}", value.kind())));
         }
-        Ok(Outcome::one(record.to_output().with_value(Payload::json(&value))))
+        Ok(Outcome::one(record.with_value(Payload::json(&value))))
     }
 }
 

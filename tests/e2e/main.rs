@@ -4,3 +4,4 @@ mod common;
 mod sink;
 mod sink_dialects;
 mod sink_errors;
+mod sink_transforms;

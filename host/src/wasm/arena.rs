@@ -137,6 +137,13 @@ impl BatchBuilder {
 /// A batch of `records`.
 pub fn batch(records: &[SinkRecord], typed: bool) -> Batch {
     let mut b = BatchBuilder::new(typed);
+    let len = |v: &Option<Vec<u8>>| v.as_ref().map_or(0, Vec::len);
+    let bytes: usize = records
+        .iter()
+        .map(|r| len(&r.key) + len(&r.value) + r.headers.iter().map(|(k, v)| k.len() + len(v)).sum::<usize>())
+        .sum();
+    b.arena.bytes.reserve(bytes + 64);
+    b.records.reserve(records.len());
     for r in records {
         b.push(r);
     }

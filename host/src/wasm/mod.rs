@@ -128,3 +128,10 @@ impl std::fmt::Display for World {
         f.write_str(self.as_str())
     }
 }
+
+/// The guest SDK's `Value` (JSON reader and writer included), compiled natively so its unit tests
+/// run with the host's.
+#[cfg(test)]
+#[path = "../../../plugins/sdk/rust/src/value.rs"]
+#[allow(dead_code, missing_debug_implementations)]
+mod sdk_value;

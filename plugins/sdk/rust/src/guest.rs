@@ -243,6 +243,18 @@ impl<'a> Record<'a> {
     pub fn header(&self, key: &str) -> Option<Data<'a>> {
         self.headers().filter(|(k, _)| *k == key).last().map(|(_, v)| v)
     }
+    /// The same record with another value (the old value is not copied).
+    pub fn with_value(&self, value: Payload) -> Output {
+        Output {
+            topic: self.topic().to_string(),
+            partition: self.partition(),
+            timestamp: self.timestamp(),
+            key: self.key().to_payload(),
+            value,
+            headers: self.headers().map(|(k, v)| (k.to_string(), v.to_payload())).collect(),
+        }
+    }
+
     /// An owned copy, to modify and emit.
     pub fn to_output(&self) -> Output {
         Output {
@@ -378,6 +390,42 @@ impl Writer {
     }
 
     #[cfg_attr(any(feature = "converter", feature = "sink-mapper"), allow(dead_code))]
+    /// Appends a copy of `input` (a record of another batch) with `value` as its value.
+    #[cfg(feature = "transform")]
+    pub(crate) fn record_with_value(&mut self, input: &Record<'_>, value: &Payload) {
+        let topic = self.span(input.topic().as_bytes());
+        let first = index(self.headers.len());
+        let mut count = 0;
+        for (k, v) in input.headers() {
+            let key = self.span(k.as_bytes());
+            let value = self.copy_data(&v);
+            self.headers.push(wit::Header { key, value });
+            count += 1;
+        }
+        let key = self.copy_data(&input.key());
+        let value = self.data(value);
+        self.records.push(wit::KafkaRecord {
+            topic,
+            partition: input.partition(),
+            offset: -1,
+            timestamp: input.timestamp(),
+            key,
+            value,
+            headers: wit::Range { first, len: count },
+        });
+    }
+
+    /// Copies input data (bytes or a typed value) into this arena.
+    #[cfg(feature = "transform")]
+    fn copy_data(&mut self, data: &Data<'_>) -> wit::Data {
+        match data {
+            Data::Null => wit::Data::Null,
+            Data::Bytes(b) => wit::Data::Bytes(self.span(b)),
+            Data::Typed(_) => self.data(&data.to_payload()),
+        }
+    }
+
+    #[cfg_attr(any(feature = "converter", feature = "sink-mapper"), allow(dead_code))]
     fn records_since(&self, first: usize) -> wit::Range {
         wit::Range { first: index(first), len: index(self.records.len() - first) }
     }
@@ -464,6 +512,11 @@ mod transform {
                         for out in &outputs {
                             w.record(out);
                         }
+                        t::Outcome::Replace(w.records_since(first))
+                    }
+                    Ok(Outcome::Value(value)) => {
+                        let first = w.records.len();
+                        w.record_with_value(&Record { batch: &input, raw }, &value);
                         t::Outcome::Replace(w.records_since(first))
                     }
                     Err(e) => t::Outcome::Fail(wit_error(e)),

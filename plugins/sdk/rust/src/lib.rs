@@ -22,7 +22,7 @@
 //!     fn apply(&mut self, record: &Record<'_>) -> Result<Outcome, Error> {
 //!         let mut value = record.value().to_value()?;
 //!         value.insert("source", self.value.as_str());
-//!         Ok(Outcome::one(record.to_output().with_value(Payload::json(&value))))
+//!         Ok(Outcome::Value(Payload::json(&value)))
 //!     }
 //! }
 //!
@@ -338,6 +338,9 @@ pub enum Outcome {
     Drop,
     /// Replace it with these records (0..n).
     Replace(Vec<Output>),
+    /// The same record with this value (topic, key, headers and timestamp are copied over without
+    /// an allocation: the fast path of field-level transforms).
+    Value(Payload),
 }
 
 impl Outcome {

@@ -208,13 +208,22 @@ impl Value {
     /// Parses JSON: objects become structs (field order kept), arrays lists, integers Int64,
     /// other numbers Float64.
     pub fn from_json(bytes: &[u8]) -> Result<Value, String> {
-        serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON: {e}"))
+        // Validated once here, so strings are sliced out without checking each one.
+        let text = std::str::from_utf8(bytes).map_err(|e| format!("not valid JSON: not UTF-8 ({e})"))?;
+        let mut p = json::Parser { text, bytes, at: 0, depth: 0 };
+        p.skip_ws();
+        let v = p.value().map_err(|e| format!("not valid JSON: {e} at byte {}", p.at))?;
+        p.skip_ws();
+        if p.at != bytes.len() {
+            return Err(format!("not valid JSON: trailing characters at byte {}", p.at));
+        }
+        Ok(v)
     }
 
     /// Renders as JSON (bytes as base64, UUIDs and addresses as strings, dates/times as numbers).
     pub fn to_json(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(128);
-        serde_json::to_writer(&mut out, self).expect("writing to a Vec cannot fail");
+        let mut out = Vec::with_capacity(256);
+        json::write(&mut out, self);
         out
     }
 }
@@ -384,5 +393,433 @@ impl<'de> serde::Deserialize<'de> for Value {
             }
         }
         d.deserialize_any(Visitor)
+    }
+}
+
+/// A JSON reader and writer for [`Value`], without serde's generic machinery: this is the hot path of
+/// most transforms.
+mod json {
+    use super::{Value, base64, uuid_string};
+
+    const MAX_DEPTH: usize = 128;
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+
+    /// Index of the first byte that ends the plain part of a JSON string (`"`, `\` or a control
+    /// character), eight bytes at a time; `bytes.len()` if none.
+    fn plain_len(bytes: &[u8]) -> usize {
+        let mut i = 0;
+        while i + 8 <= bytes.len() {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&bytes[i..i + 8]);
+            let x = u64::from_le_bytes(word);
+            let zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
+            let hits = zero(x ^ (LO * u64::from(b'"')))
+                | zero(x ^ (LO * u64::from(b'\\')))
+                | (x.wrapping_sub(LO * 0x20) & !x & HI);
+            if hits != 0 {
+                return i + (hits.trailing_zeros() / 8) as usize;
+            }
+            i += 8;
+        }
+        while i < bytes.len() && !matches!(bytes[i], b'"' | b'\\' | 0..=0x1f) {
+            i += 1;
+        }
+        i
+    }
+
+    pub(super) struct Parser<'a> {
+        pub(super) text: &'a str,
+        pub(super) bytes: &'a [u8],
+        pub(super) at: usize,
+        pub(super) depth: usize,
+    }
+
+    impl Parser<'_> {
+        pub(super) fn skip_ws(&mut self) {
+            while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.at) {
+                self.at += 1;
+            }
+        }
+
+        fn peek(&self) -> Option<u8> {
+            self.bytes.get(self.at).copied()
+        }
+
+        fn expect(&mut self, word: &[u8], v: Value) -> Result<Value, &'static str> {
+            if self.bytes[self.at..].starts_with(word) {
+                self.at += word.len();
+                Ok(v)
+            } else {
+                Err("unexpected character")
+            }
+        }
+
+        pub(super) fn value(&mut self) -> Result<Value, &'static str> {
+            match self.peek().ok_or("unexpected end")? {
+                b'{' => self.object(),
+                b'[' => self.array(),
+                b'"' => self.string().map(Value::Text),
+                b't' => self.expect(b"true", Value::Bool(true)),
+                b'f' => self.expect(b"false", Value::Bool(false)),
+                b'n' => self.expect(b"null", Value::Null),
+                b'-' | b'0'..=b'9' => self.number(),
+                _ => Err("unexpected character"),
+            }
+        }
+
+        fn nested(&mut self) -> Result<(), &'static str> {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH { Err("nested too deeply") } else { Ok(()) }
+        }
+
+        fn object(&mut self) -> Result<Value, &'static str> {
+            self.nested()?;
+            self.at += 1;
+            let mut fields = Vec::with_capacity(12);
+            self.skip_ws();
+            if self.peek() == Some(b'}') {
+                self.at += 1;
+                self.depth -= 1;
+                return Ok(Value::Struct(fields));
+            }
+            loop {
+                self.skip_ws();
+                if self.peek() != Some(b'"') {
+                    return Err("expected a field name");
+                }
+                let key = self.string()?;
+                self.skip_ws();
+                if self.peek() != Some(b':') {
+                    return Err("expected ':'");
+                }
+                self.at += 1;
+                self.skip_ws();
+                let v = self.value()?;
+                fields.push((key, v));
+                self.skip_ws();
+                match self.peek() {
+                    Some(b',') => self.at += 1,
+                    Some(b'}') => {
+                        self.at += 1;
+                        self.depth -= 1;
+                        return Ok(Value::Struct(fields));
+                    }
+                    _ => return Err("expected ',' or '}'"),
+                }
+            }
+        }
+
+        fn array(&mut self) -> Result<Value, &'static str> {
+            self.nested()?;
+            self.at += 1;
+            let mut items = Vec::new();
+            self.skip_ws();
+            if self.peek() == Some(b']') {
+                self.at += 1;
+                self.depth -= 1;
+                return Ok(Value::List(items));
+            }
+            loop {
+                self.skip_ws();
+                items.push(self.value()?);
+                self.skip_ws();
+                match self.peek() {
+                    Some(b',') => self.at += 1,
+                    Some(b']') => {
+                        self.at += 1;
+                        self.depth -= 1;
+                        return Ok(Value::List(items));
+                    }
+                    _ => return Err("expected ',' or ']'"),
+                }
+            }
+        }
+
+        fn string(&mut self) -> Result<String, &'static str> {
+            self.at += 1;
+            let start = self.at;
+            // Fast path: no escapes.
+            self.at += plain_len(&self.bytes[self.at..]);
+            match self.bytes.get(self.at) {
+                None => return Err("unterminated string"),
+                Some(b'"') => {
+                    let s = self.text.get(start..self.at).ok_or("invalid UTF-8")?;
+                    self.at += 1;
+                    return Ok(s.to_string());
+                }
+                Some(b'\\') => {}
+                Some(_) => return Err("control character in a string"),
+            }
+            let mut out: Vec<u8> = self.bytes[start..self.at].to_vec();
+            loop {
+                let b = *self.bytes.get(self.at).ok_or("unterminated string")?;
+                self.at += 1;
+                match b {
+                    b'"' => return String::from_utf8(out).map_err(|_| "invalid UTF-8"),
+                    b'\\' => {
+                        let e = *self.bytes.get(self.at).ok_or("unterminated string")?;
+                        self.at += 1;
+                        match e {
+                            b'"' | b'\\' | b'/' => out.push(e),
+                            b'b' => out.push(8),
+                            b'f' => out.push(12),
+                            b'n' => out.push(b'\n'),
+                            b'r' => out.push(b'\r'),
+                            b't' => out.push(b'\t'),
+                            b'u' => {
+                                let mut c = self.hex4()?;
+                                if (0xD800..0xDC00).contains(&c) {
+                                    if self.bytes.get(self.at..self.at + 2) != Some(b"\\u") {
+                                        return Err("lone surrogate");
+                                    }
+                                    self.at += 2;
+                                    let low = self.hex4()?;
+                                    if !(0xDC00..0xE000).contains(&low) {
+                                        return Err("lone surrogate");
+                                    }
+                                    c = 0x10000 + ((c - 0xD800) << 10) + (low - 0xDC00);
+                                }
+                                let ch = char::from_u32(c).ok_or("invalid escape")?;
+                                let mut buf = [0u8; 4];
+                                out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                            }
+                            _ => return Err("invalid escape"),
+                        }
+                    }
+                    0..=0x1f => return Err("control character in a string"),
+                    _ => out.push(b),
+                }
+            }
+        }
+
+        fn hex4(&mut self) -> Result<u32, &'static str> {
+            let digits = self.bytes.get(self.at..self.at + 4).ok_or("short \\u escape")?;
+            let text = std::str::from_utf8(digits).map_err(|_| "bad \\u escape")?;
+            self.at += 4;
+            u32::from_str_radix(text, 16).map_err(|_| "bad \\u escape")
+        }
+
+        fn number(&mut self) -> Result<Value, &'static str> {
+            let start = self.at;
+            let negative = self.peek() == Some(b'-');
+            if negative {
+                self.at += 1;
+            }
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err("bad number");
+            }
+            // Digits and a fraction go into one mantissa; most numbers need nothing more.
+            let (mut mantissa, mut digits, mut fraction) = (0u64, 0u32, None::<u32>);
+            let mut other = false;
+            while let Some(b) = self.peek() {
+                match b {
+                    b'0'..=b'9' => {
+                        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
+                        digits += 1;
+                        if let Some(f) = fraction.as_mut() {
+                            *f += 1;
+                        }
+                    }
+                    b'.' if fraction.is_none() && !other => fraction = Some(0),
+                    b'e' | b'E' | b'+' | b'-' | b'.' => other = true,
+                    _ => break,
+                }
+                self.at += 1;
+            }
+            if digits == 0 {
+                return Err("bad number");
+            }
+            if !other && digits <= 18 {
+                match fraction {
+                    None => {
+                        let v = mantissa as i64;
+                        return Ok(Value::Int64(if negative { -v } else { v }));
+                    }
+                    // Exact: the mantissa and 10^f are exactly representable (Clinger's fast path).
+                    Some(f @ 1..=15) if mantissa < (1 << 53) => {
+                        let v = mantissa as f64 / POW10[f as usize];
+                        return Ok(Value::Float64(if negative { -v } else { v }));
+                    }
+                    Some(0) => return Err("bad number"),
+                    Some(_) => {}
+                }
+            }
+            let text = self.text.get(start..self.at).ok_or("bad number")?;
+            if fraction.is_none()
+                && !other
+                && let Ok(i) = text.parse::<i64>()
+            {
+                return Ok(Value::Int64(i));
+            }
+            text.parse::<f64>().map(Value::Float64).map_err(|_| "bad number")
+        }
+    }
+
+    const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
+    fn write_str(out: &mut Vec<u8>, s: &str) {
+        let bytes = s.as_bytes();
+        out.push(b'"');
+        // Most strings need no escaping: copy them in one go.
+        if plain_len(bytes) == bytes.len() {
+            out.extend_from_slice(bytes);
+            out.push(b'"');
+            return;
+        }
+        let mut start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            let escape: &[u8] = match b {
+                b'"' => b"\\\"",
+                b'\\' => b"\\\\",
+                b'\n' => b"\\n",
+                b'\r' => b"\\r",
+                b'\t' => b"\\t",
+                0..=0x1f => b"",
+                _ => continue,
+            };
+            out.extend_from_slice(&bytes[start..i]);
+            if escape.is_empty() {
+                out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
+            } else {
+                out.extend_from_slice(escape);
+            }
+            start = i + 1;
+        }
+        out.extend_from_slice(&bytes[start..]);
+        out.push(b'"');
+    }
+
+    fn write_int(out: &mut Vec<u8>, v: i64) {
+        let mut buf = [0u8; 20];
+        let mut n = v.unsigned_abs();
+        let mut at = buf.len();
+        loop {
+            at -= 1;
+            buf[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        if v < 0 {
+            out.push(b'-');
+        }
+        out.extend_from_slice(&buf[at..]);
+    }
+
+    fn write_float(out: &mut Vec<u8>, v: f64) {
+        if !v.is_finite() {
+            out.extend_from_slice(b"null");
+            return;
+        }
+        // serde_json's shortest round-trip formatting (much faster than core::fmt for floats).
+        let _ = serde_json::to_writer(&mut *out, &v);
+    }
+
+    pub(super) fn write(out: &mut Vec<u8>, v: &Value) {
+        match v {
+            Value::Null => out.extend_from_slice(b"null"),
+            Value::Bool(true) => out.extend_from_slice(b"true"),
+            Value::Bool(false) => out.extend_from_slice(b"false"),
+            Value::Int8(i) => write_int(out, (*i).into()),
+            Value::Int16(i) => write_int(out, (*i).into()),
+            Value::Int32(i) | Value::Date(i) => write_int(out, (*i).into()),
+            Value::Int64(i) | Value::Time(i) | Value::Timestamp(i) => write_int(out, *i),
+            Value::Float32(f) => write_float(out, (*f).into()),
+            Value::Float64(f) => write_float(out, *f),
+            Value::Text(t) => write_str(out, t),
+            Value::Bytes(b) | Value::Varint(b) | Value::Decimal { unscaled: b, .. } => write_str(out, &base64(b)),
+            Value::Uuid(u) | Value::Timeuuid(u) => write_str(out, &uuid_string(*u)),
+            Value::Inet(ip) => write_str(out, &ip.to_string()),
+            Value::Duration { months, days, nanos } => write_str(out, &format!("{months}mo{days}d{nanos}ns")),
+            Value::List(items) | Value::Set(items) | Value::Tuple(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write(out, item);
+                }
+                out.push(b']');
+            }
+            Value::Map(entries) => {
+                out.push(b'{');
+                for (i, (k, item)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    match k {
+                        Value::Text(t) => write_str(out, t),
+                        other => write_str(out, &other.to_string()),
+                    }
+                    out.push(b':');
+                    write(out, item);
+                }
+                out.push(b'}');
+            }
+            Value::Struct(fields) => {
+                out.push(b'{');
+                for (i, (k, item)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_str(out, k);
+                    out.push(b':');
+                    write(out, item);
+                }
+                out.push(b'}');
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::super::Value;
+        use super::plain_len;
+
+        #[test]
+        fn plain_len_finds_the_first_special_byte_at_every_position() {
+            for len in 0..40 {
+                let base: Vec<u8> = (0..len).map(|i| if i % 3 == 0 { 0xC3 } else { b'a' + (i % 26) as u8 }).collect();
+                assert_eq!(plain_len(&base), len);
+                for at in 0..len {
+                    for special in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+                        let mut b = base.clone();
+                        b[at] = special;
+                        assert_eq!(plain_len(&b), at, "len {len}, {special:#x} at {at}");
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn round_trips_and_agrees_with_serde_json() {
+            let text = r#"{"a":1,"b":-2.5,"c":"x\"y\\z\n\u00e9\ud83d\ude00","d":[true,false,null],"e":{},"f":[],"g":1e3,"h":20.0,"i":"\u0001"}"#;
+            let v = Value::from_json(text.as_bytes()).unwrap();
+            assert_eq!(v["a"], Value::Int64(1));
+            assert_eq!(v["c"].as_str(), Some("x\"y\\z\né😀"));
+            assert_eq!(v["g"], Value::Float64(1000.0));
+            let ours: serde_json::Value = serde_json::from_slice(&v.to_json()).unwrap();
+            let theirs: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(ours, theirs);
+            for (text, want) in [
+                ("0.1", 0.1),
+                ("-20.375", -20.375),
+                ("1013.25", 1013.25),
+                ("123456789.123456", 123456789.123456),
+                ("1e-7", 1e-7),
+                ("2.5E+3", 2500.0),
+                ("0.30000000000000004", 0.30000000000000004),
+            ] {
+                assert_eq!(Value::from_json(text.as_bytes()).unwrap(), Value::Float64(want), "{text}");
+            }
+            assert_eq!(Value::from_json(b"-9223372036854775808").unwrap(), Value::Int64(i64::MIN));
+            assert_eq!(Value::from_json(b"18446744073709551616").unwrap(), Value::Float64(18446744073709551616.0));
+            for bad in ["{", "[1,]", "{\"a\" 1}", "tru", "\"abc", "{\"a\":1} x", "\"\\x\"", "1.2.3e", "-", "1.", "-.5"]
+            {
+                assert!(Value::from_json(bad.as_bytes()).is_err(), "{bad}");
+            }
+        }
     }
 }

@@ -61,7 +61,7 @@ impl Transform for FieldEdit {
             Data::Typed(_) => Payload::typed(v),
             _ => Payload::json(&v),
         };
-        Ok(Outcome::one(record.to_output().with_value(payload)))
+        Ok(Outcome::Value(payload))
     }
 }
 

@@ -1,0 +1,119 @@
+//! Transforms as Wasm plugins in a running sink: a chain of three, records renamed and stamped on
+//! their way to Cassandra, one record that makes a plugin trap isolated to the dead letter queue.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use rdkafka::Message;
+use rdkafka::message::Headers;
+use scylla::value::CqlTimestamp;
+use serde_json::Value;
+use spillway::config::WorkerConfig;
+use spillway::worker::standalone::Standalone;
+use spillway_tests::{Services, TestRecord, count_rows, iot, plugin_dist, unique_name};
+
+use crate::common::{DEADLINE, rest_json, rows, settings, setup, sink, wait_for_commits};
+
+const RECORDS: u64 = 300;
+const POISONED: u64 = 123;
+
+/// The reading as an older producer writes it: `sensor` and `temp` instead of the table's names.
+fn legacy_reading(i: u64) -> Value {
+    let mut v = iot::reading(i);
+    let o = v.as_object_mut().expect("object");
+    let sensor = o.remove("sensor_id").expect("sensor_id");
+    let temp = o.remove("temperature").expect("temperature");
+    o.insert("sensor".into(), sensor);
+    o.insert("temp".into(), temp);
+    if i == POISONED {
+        o.insert("site".into(), "poison".into());
+    }
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_of_wasm_transforms_feeds_the_sink_and_isolates_a_trapping_record() {
+    let services = Services::from_env();
+    let (topic, keyspace, session) = setup(&services, 2).await;
+    let records: Vec<TestRecord> =
+        (0..RECORDS).map(|i| TestRecord::json(&format!("k{}", i % 7), &legacy_reading(i))).collect();
+    services.produce(&topic, records).await;
+
+    let plugins = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique_name("e2e-plugins"));
+    std::fs::create_dir_all(&plugins).unwrap();
+    for p in ["field-edit.wasm", "hostile.wasm"] {
+        std::fs::copy(plugin_dist().join(p), plugins.join(p)).unwrap();
+    }
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasm-cache");
+    let worker = WorkerConfig::from_settings(&settings(&[
+        ("bootstrap.servers", &services.kafka_bootstrap),
+        ("listeners", "http://127.0.0.1:0"),
+        ("offset.flush.interval.ms", "200"),
+        ("value.converter", "org.apache.kafka.connect.json.JsonConverter"),
+        ("value.converter.schemas.enable", "false"),
+        ("plugin.path", plugins.to_str().unwrap()),
+        ("wasm.cache.dir", cache.to_str().unwrap()),
+    ]))
+    .expect("valid worker config");
+
+    let name = unique_name("smt");
+    let dlq = unique_name("smt_dlq");
+    let connector = sink(
+        &services,
+        &name,
+        &topic,
+        &keyspace,
+        "readings",
+        &[
+            ("transforms", "rename,stamp,guard"),
+            ("transforms.rename.type", "field-edit"),
+            ("transforms.rename.renames", "sensor:sensor_id,temp:temperature"),
+            ("transforms.stamp.type", "field-edit@0.1.0"),
+            ("transforms.stamp.static.field", "kind"),
+            ("transforms.stamp.static.value", "transformed"),
+            ("transforms.guard.type", "hostile"),
+            ("transforms.guard.mode", "poison"),
+            ("errors.tolerance", "all"),
+            ("errors.deadletterqueue.topic.name", &dlq),
+            ("errors.deadletterqueue.topic.replication.factor", "1"),
+            ("errors.deadletterqueue.context.headers.enable", "true"),
+        ],
+    );
+    let standalone = Standalone::start(worker, vec![connector]).await.expect("starts");
+
+    wait_for_commits(&services, &standalone, &name, &topic, 2, RECORDS as i64).await;
+    let table = format!("{keyspace}.readings");
+    assert_eq!(count_rows(&session, &table).await, RECORDS as i64 - 1, "every record but the poisoned one");
+    let mut expected: HashMap<(String, i64), u64> = (0..RECORDS)
+        .map(|i| (iot::reading(i), i))
+        .map(|(v, i)| ((v["sensor_id"].as_str().unwrap().to_string(), v["ts"].as_i64().unwrap()), i))
+        .collect();
+    let written: Vec<(String, CqlTimestamp, f64, String)> =
+        rows(&session, &format!("SELECT sensor_id, ts, temperature, kind FROM {table}")).await;
+    for (sensor, ts, temperature, kind) in &written {
+        let i = expected.remove(&(sensor.clone(), ts.0)).unwrap_or_else(|| panic!("unexpected row {sensor} {}", ts.0));
+        assert_ne!(i, POISONED);
+        assert_eq!(*temperature, iot::reading(i)["temperature"].as_f64().unwrap(), "renamed field kept its value");
+        assert_eq!(kind, "transformed", "the second transform ran after the first");
+    }
+    assert_eq!(expected.keys().len(), 1, "only the poisoned record is missing");
+
+    let dead = services.consume(&dlq, 1, DEADLINE).await;
+    let headers: HashMap<String, String> = dead[0]
+        .headers()
+        .expect("context headers")
+        .iter()
+        .map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned()))
+        .collect();
+    assert_eq!(headers["__connect.errors.stage"], "TRANSFORMATION");
+    assert_eq!(headers["__connect.errors.class.name"], "hostile@0.1.0");
+    assert!(headers["__connect.errors.exception.message"].contains("transform 'guard'"), "{headers:?}");
+    assert!(headers["__connect.errors.exception.message"].contains("trapped"), "{headers:?}");
+    let original: Value = serde_json::from_slice(dead[0].payload().unwrap()).unwrap();
+    assert_eq!(original, legacy_reading(POISONED), "the dead letter queue gets the record as consumed");
+
+    let listed = rest_json(&standalone, "/plugins").await;
+    let names: Vec<&str> = listed["plugins"].as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
+    assert_eq!(names, vec!["field-edit", "hostile"]);
+    standalone.stop().await;
+}
