@@ -61,3 +61,16 @@ impl PluginThreads {
         }
     }
 }
+
+/// Runs `f` on a thread of its own and waits for it without blocking the async runtime: for one-off
+/// work that runs guest code (loading plugins, validating connectors).
+pub async fn off_runtime<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("plugin-setup".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .map_err(|e| format!("cannot start a thread: {e}"))?;
+    rx.await.map_err(|_| "the plugin setup thread panicked".to_string())
+}

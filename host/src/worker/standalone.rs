@@ -13,6 +13,7 @@ use super::{plan_connector, start_connector};
 use crate::config::{ConfigError, Settings, WorkerConfig};
 use crate::rest::{self, RestState};
 use crate::wasm::Registry;
+use crate::wasm::pool::off_runtime;
 
 /// Why standalone mode could not start.
 #[derive(Debug, thiserror::Error)]
@@ -53,15 +54,23 @@ impl Standalone {
             warn!("{warning}");
         }
         let worker = Arc::new(worker);
-        let registry = Registry::open(&worker.wasm).map_err(StartError::Plugins)?;
-        let mut planned = Vec::new();
-        for settings in connectors {
-            let p = plan_connector(&worker, &registry, settings, true)?;
-            if planned.iter().any(|q: &super::PlannedConnector| q.name() == p.name()) {
-                return Err(StartError::DuplicateName(p.name().to_string()));
+        // Loading plugins and checking transforms runs guest code (describe, configure): off the
+        // async runtime's threads.
+        let planning = worker.clone();
+        let (registry, planned) = off_runtime(move || -> Result<_, StartError> {
+            let registry = Registry::open(&planning.wasm).map_err(StartError::Plugins)?;
+            let mut planned: Vec<super::PlannedConnector> = Vec::new();
+            for settings in connectors {
+                let p = plan_connector(&planning, &registry, settings, true)?;
+                if planned.iter().any(|q| q.name() == p.name()) {
+                    return Err(StartError::DuplicateName(p.name().to_string()));
+                }
+                planned.push(p);
             }
-            planned.push(p);
-        }
+            Ok((registry, planned))
+        })
+        .await
+        .map_err(StartError::Plugins)??;
         let addr = worker.listeners[0];
         let listener =
             tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;

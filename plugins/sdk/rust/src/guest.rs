@@ -482,6 +482,30 @@ pub fn __configure<T: Plugin>(config: Vec<(String, String)>) -> Result<T, String
 
 const NOT_CONFIGURED: &str = "the host called the plugin before configure()";
 
+/// The part of every world's export: the configured plugin's state and the `plugin` interface.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_plugin {
+    ($ty:ty, $kind:ident) => {
+        struct __SpillwayExport;
+        ::std::thread_local! {
+            static STATE: ::std::cell::RefCell<::std::option::Option<$ty>> = const { ::std::cell::RefCell::new(None) };
+        }
+        impl $crate::bindings::exports::spillway::plugin::plugin::Guest for __SpillwayExport {
+            fn describe() -> $crate::bindings::exports::spillway::plugin::plugin::Descriptor {
+                $crate::__describe::<$ty>($crate::bindings::exports::spillway::plugin::plugin::Kind::$kind)
+            }
+            fn configure(
+                config: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+            ) -> ::std::result::Result<(), ::std::string::String> {
+                let plugin = $crate::__configure::<$ty>(config)?;
+                STATE.with(|s| *s.borrow_mut() = Some(plugin));
+                Ok(())
+            }
+        }
+    };
+}
+
 #[cfg(feature = "transform")]
 pub use transform::*;
 #[cfg(feature = "transform")]
@@ -531,24 +555,13 @@ mod transform {
     macro_rules! export_transform {
         ($ty:ty) => {
             const _: () = {
-                struct __SpillwayExport;
-                ::std::thread_local! {
-                    static STATE: ::std::cell::RefCell<::std::option::Option<$ty>> = const { ::std::cell::RefCell::new(None) };
-                }
-                impl $crate::bindings::exports::spillway::plugin::plugin::Guest for __SpillwayExport {
-                    fn describe() -> $crate::bindings::exports::spillway::plugin::plugin::Descriptor {
-                        $crate::__describe::<$ty>($crate::bindings::exports::spillway::plugin::plugin::Kind::Transform)
-                    }
-                    fn configure(config: ::std::vec::Vec<(::std::string::String, ::std::string::String)>) -> ::std::result::Result<(), ::std::string::String> {
-                        let plugin = $crate::__configure::<$ty>(config)?;
-                        STATE.with(|s| *s.borrow_mut() = Some(plugin));
-                        Ok(())
-                    }
-                }
+                $crate::__export_plugin!($ty, Transform);
                 impl $crate::bindings::exports::spillway::plugin::transformer::Guest for __SpillwayExport {
-                    fn transform(input: $crate::bindings::spillway::plugin::types::Batch) -> $crate::bindings::exports::spillway::plugin::transformer::Transformed {
+                    fn transform(
+                        input: $crate::bindings::spillway::plugin::types::Batch,
+                    ) -> $crate::bindings::exports::spillway::plugin::transformer::Transformed {
                         STATE.with(|s| $crate::__transform::<$ty>(s.borrow_mut().as_mut(), input))
-                    }
+        }
                 }
                 $crate::bindings::__export_world!(__SpillwayExport with_types_in $crate::bindings);
             };
@@ -634,25 +647,18 @@ mod converter {
     macro_rules! export_converter {
         ($ty:ty) => {
             const _: () = {
-                struct __SpillwayExport;
-                ::std::thread_local! {
-                    static STATE: ::std::cell::RefCell<::std::option::Option<$ty>> = const { ::std::cell::RefCell::new(None) };
-                }
-                impl $crate::bindings::exports::spillway::plugin::plugin::Guest for __SpillwayExport {
-                    fn describe() -> $crate::bindings::exports::spillway::plugin::plugin::Descriptor {
-                        $crate::__describe::<$ty>($crate::bindings::exports::spillway::plugin::plugin::Kind::Converter)
-                    }
-                    fn configure(config: ::std::vec::Vec<(::std::string::String, ::std::string::String)>) -> ::std::result::Result<(), ::std::string::String> {
-                        let plugin = $crate::__configure::<$ty>(config)?;
-                        STATE.with(|s| *s.borrow_mut() = Some(plugin));
-                        Ok(())
-                    }
-                }
+                $crate::__export_plugin!($ty, Converter);
                 impl $crate::bindings::exports::spillway::plugin::conversion::Guest for __SpillwayExport {
-                    fn to_typed(part: $crate::bindings::exports::spillway::plugin::conversion::Part, input: $crate::bindings::spillway::plugin::types::Batch) -> $crate::bindings::exports::spillway::plugin::conversion::Conversion {
+                    fn to_typed(
+                        part: $crate::bindings::exports::spillway::plugin::conversion::Part,
+                        input: $crate::bindings::spillway::plugin::types::Batch,
+                    ) -> $crate::bindings::exports::spillway::plugin::conversion::Conversion {
                         STATE.with(|s| $crate::__convert::<$ty>(s.borrow_mut().as_mut(), part, input, true))
                     }
-                    fn from_typed(part: $crate::bindings::exports::spillway::plugin::conversion::Part, input: $crate::bindings::spillway::plugin::types::Batch) -> $crate::bindings::exports::spillway::plugin::conversion::Conversion {
+                    fn from_typed(
+            part: $crate::bindings::exports::spillway::plugin::conversion::Part,
+                        input: $crate::bindings::spillway::plugin::types::Batch,
+                    ) -> $crate::bindings::exports::spillway::plugin::conversion::Conversion {
                         STATE.with(|s| $crate::__convert::<$ty>(s.borrow_mut().as_mut(), part, input, false))
                     }
                 }
@@ -724,24 +730,13 @@ mod sink_mapper {
     macro_rules! export_sink_mapper {
         ($ty:ty) => {
             const _: () = {
-                struct __SpillwayExport;
-                ::std::thread_local! {
-                    static STATE: ::std::cell::RefCell<::std::option::Option<$ty>> = const { ::std::cell::RefCell::new(None) };
-                }
-                impl $crate::bindings::exports::spillway::plugin::plugin::Guest for __SpillwayExport {
-                    fn describe() -> $crate::bindings::exports::spillway::plugin::plugin::Descriptor {
-                        $crate::__describe::<$ty>($crate::bindings::exports::spillway::plugin::plugin::Kind::SinkMapper)
-                    }
-                    fn configure(config: ::std::vec::Vec<(::std::string::String, ::std::string::String)>) -> ::std::result::Result<(), ::std::string::String> {
-                        let plugin = $crate::__configure::<$ty>(config)?;
-                        STATE.with(|s| *s.borrow_mut() = Some(plugin));
-                        Ok(())
-                    }
-                }
+                $crate::__export_plugin!($ty, SinkMapper);
                 impl $crate::bindings::exports::spillway::plugin::sink_mapping::Guest for __SpillwayExport {
-                    fn map_records(input: $crate::bindings::spillway::plugin::types::Batch) -> $crate::bindings::exports::spillway::plugin::sink_mapping::Mapping {
+                    fn map_records(
+                        input: $crate::bindings::spillway::plugin::types::Batch,
+                    ) -> $crate::bindings::exports::spillway::plugin::sink_mapping::Mapping {
                         STATE.with(|s| $crate::__map_records::<$ty>(s.borrow_mut().as_mut(), input))
-                    }
+        }
                 }
                 $crate::bindings::__export_world!(__SpillwayExport with_types_in $crate::bindings);
             };
@@ -811,24 +806,13 @@ mod source_mapper {
     macro_rules! export_source_mapper {
         ($ty:ty) => {
             const _: () = {
-                struct __SpillwayExport;
-                ::std::thread_local! {
-                    static STATE: ::std::cell::RefCell<::std::option::Option<$ty>> = const { ::std::cell::RefCell::new(None) };
-                }
-                impl $crate::bindings::exports::spillway::plugin::plugin::Guest for __SpillwayExport {
-                    fn describe() -> $crate::bindings::exports::spillway::plugin::plugin::Descriptor {
-                        $crate::__describe::<$ty>($crate::bindings::exports::spillway::plugin::plugin::Kind::SourceMapper)
-                    }
-                    fn configure(config: ::std::vec::Vec<(::std::string::String, ::std::string::String)>) -> ::std::result::Result<(), ::std::string::String> {
-                        let plugin = $crate::__configure::<$ty>(config)?;
-                        STATE.with(|s| *s.borrow_mut() = Some(plugin));
-                        Ok(())
-                    }
-                }
+                $crate::__export_plugin!($ty, SourceMapper);
                 impl $crate::bindings::exports::spillway::plugin::source_mapping::Guest for __SpillwayExport {
-                    fn map_rows(input: $crate::bindings::exports::spillway::plugin::source_mapping::Rows) -> $crate::bindings::exports::spillway::plugin::source_mapping::Mapping {
+                    fn map_rows(
+                        input: $crate::bindings::exports::spillway::plugin::source_mapping::Rows,
+                    ) -> $crate::bindings::exports::spillway::plugin::source_mapping::Mapping {
                         STATE.with(|s| $crate::__map_rows::<$ty>(s.borrow_mut().as_mut(), input))
-                    }
+        }
                 }
                 $crate::bindings::__export_world!(__SpillwayExport with_types_in $crate::bindings);
             };
