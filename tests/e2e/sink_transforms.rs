@@ -117,3 +117,61 @@ async fn a_chain_of_wasm_transforms_feeds_the_sink_and_isolates_a_trapping_recor
     assert_eq!(names, vec!["field-edit", "hostile"]);
     standalone.stop().await;
 }
+
+/// A transform that routes records to a topic no mapping writes: the records are not dropped
+/// silently, they follow the error policy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_routed_to_an_unmapped_topic_go_to_the_error_policy() {
+    let services = Services::from_env();
+    let (topic, keyspace, session) = setup(&services, 1).await;
+    services.produce(&topic, (0..3).map(|i| TestRecord::from(iot::record(i)))).await;
+    let plugins = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique_name("e2e-plugins"));
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(plugin_dist().join("field-edit.wasm"), plugins.join("field-edit.wasm")).unwrap();
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasm-cache");
+    let worker = WorkerConfig::from_settings(&settings(&[
+        ("bootstrap.servers", &services.kafka_bootstrap),
+        ("listeners", "http://127.0.0.1:0"),
+        ("offset.flush.interval.ms", "200"),
+        ("value.converter.schemas.enable", "false"),
+        ("plugin.path", plugins.to_str().unwrap()),
+        ("wasm.cache.dir", cache.to_str().unwrap()),
+    ]))
+    .expect("valid worker config");
+    let (name, dlq) = (unique_name("route"), unique_name("route_dlq"));
+    let connector = sink(
+        &services,
+        &name,
+        &topic,
+        &keyspace,
+        "readings",
+        &[
+            ("transforms", "route"),
+            ("transforms.route.type", "field-edit"),
+            ("transforms.route.topic", "elsewhere"),
+            ("errors.tolerance", "all"),
+            ("errors.deadletterqueue.topic.name", &dlq),
+            ("errors.deadletterqueue.topic.replication.factor", "1"),
+            ("errors.deadletterqueue.context.headers.enable", "true"),
+        ],
+    );
+    let standalone = Standalone::start(worker, vec![connector]).await.expect("starts");
+    wait_for_commits(&services, &standalone, &name, &topic, 1, 3).await;
+    assert_eq!(count_rows(&session, &format!("{keyspace}.readings")).await, 0);
+    let dead = services.consume(&dlq, 3, DEADLINE).await;
+    assert_eq!(dead.len(), 3);
+    for message in &dead {
+        let headers: HashMap<String, String> = message
+            .headers()
+            .expect("context headers")
+            .iter()
+            .map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned()))
+            .collect();
+        assert_eq!(headers["__connect.errors.stage"], "TASK_PUT");
+        assert!(
+            headers["__connect.errors.exception.message"].contains("no mapping writes topic 'elsewhere'"),
+            "{headers:?}"
+        );
+    }
+    standalone.stop().await;
+}

@@ -352,3 +352,42 @@ fn a_new_plugin_from_the_template_builds_and_runs() {
         run(&[&args[..], &["--input", input.to_str().unwrap(), "--expect", expect.to_str().unwrap()]].concat());
     assert!(ok, "{out}{err}");
 }
+
+/// A one-shot fake schema registry answering `GET /schemas/ids/7`.
+fn fake_registry() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 2048];
+        let n = conn.read(&mut buf).unwrap();
+        let request = String::from_utf8_lossy(&buf[..n]).to_string();
+        let body = if request.starts_with("GET /schemas/ids/7 ") { r#"{"schema":"\"string\""}"# } else { "{}" };
+        let _ = write!(conn, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    });
+    url
+}
+
+/// The host imports reach the host: counters, and the schema registry (with and without one).
+#[test]
+fn host_imports_counters_and_the_schema_registry() {
+    use spillway::wasm::arena;
+    let registry = registry(&["host-calls.wasm"]);
+    let plugin = registry.resolve("host-calls", spillway::wasm::World::Transform).unwrap();
+    let mut instance = spillway::wasm::Instance::new(&plugin, &plugin.validate("", &[]).unwrap()).unwrap();
+    let input = records(&["{}", "{}", "{}"]);
+    let answer = instance.transform(&arena::batch(&input, false)).unwrap();
+    assert_eq!(answer.outcomes.len(), 3);
+    assert_eq!(instance.counters().get("records"), Some(&3));
+
+    let without = chain(&registry, "host-calls", &[("schema.id", "7")]).apply(records(&["{}"]));
+    assert!(errors(&without)[0].contains("no schema registry is configured"), "{:?}", errors(&without));
+
+    let url = fake_registry();
+    let with =
+        chain(&registry, "host-calls", &[("schema.id", "7"), ("schema.registry.url", &url)]).apply(records(&["{}"]));
+    let out = &with[0].as_ref().unwrap()[0];
+    let (_, schema) = out.headers.iter().find(|(k, _)| k == "schema").expect("schema header");
+    assert_eq!(schema.as_deref(), Some(&b"\"string\""[..]));
+}

@@ -499,15 +499,28 @@ impl SinkTask {
             headers: &record.headers,
             timestamp_ms: record.timestamp_ms,
         };
-        let targets = run.by_topic.get(&*record.topic).map(Vec::as_slice).unwrap_or_default();
-        targets.iter().map(|&w| run.writers[w].bind(&view).map(|s| (w, s))).collect::<Result<_, _>>().map_err(
-            |message| Failure {
-                stage: Stage::TaskPut,
-                class_name: self.connector.class.clone(),
-                exception_class: "spillway.MappingError".into(),
-                message,
-            },
-        )
+        let mapping_error = |message: String| Failure {
+            stage: Stage::TaskPut,
+            class_name: self.connector.class.clone(),
+            exception_class: "spillway.MappingError".into(),
+            message,
+        };
+        // A transform may route a record to a topic no mapping reads: never drop it silently.
+        let targets = match run.by_topic.get(&*record.topic) {
+            Some(targets) => targets.as_slice(),
+            None if self.config.topics.iter().any(|t| **t == *record.topic) => &[],
+            None => {
+                return Err(mapping_error(format!(
+                    "no mapping writes topic '{}' (a transform routed the record there)",
+                    record.topic
+                )));
+            }
+        };
+        targets
+            .iter()
+            .map(|&w| run.writers[w].bind(&view).map(|s| (w, s)))
+            .collect::<Result<_, _>>()
+            .map_err(mapping_error)
     }
 
     /// A record that failed: skipped (to the dead letter queue when there is one, else logged) or

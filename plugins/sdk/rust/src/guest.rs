@@ -561,9 +561,9 @@ mod transform {
                         input: $crate::bindings::spillway::plugin::types::Batch,
                     ) -> $crate::bindings::exports::spillway::plugin::transformer::Transformed {
                         STATE.with(|s| $crate::__transform::<$ty>(s.borrow_mut().as_mut(), input))
-        }
+                    }
                 }
-                $crate::bindings::__export_world!(__SpillwayExport with_types_in $crate::bindings);
+    $crate::bindings::__export_world!(__SpillwayExport with_types_in $crate::bindings);
             };
         };
     }
@@ -656,13 +656,13 @@ mod converter {
                         STATE.with(|s| $crate::__convert::<$ty>(s.borrow_mut().as_mut(), part, input, true))
                     }
                     fn from_typed(
-            part: $crate::bindings::exports::spillway::plugin::conversion::Part,
+                        part: $crate::bindings::exports::spillway::plugin::conversion::Part,
                         input: $crate::bindings::spillway::plugin::types::Batch,
                     ) -> $crate::bindings::exports::spillway::plugin::conversion::Conversion {
                         STATE.with(|s| $crate::__convert::<$ty>(s.borrow_mut().as_mut(), part, input, false))
                     }
                 }
-                $crate::bindings::__export_world!(__SpillwayExport with_types_in $crate::bindings);
+    $crate::bindings::__export_world!(__SpillwayExport with_types_in $crate::bindings);
             };
         };
     }
@@ -736,9 +736,9 @@ mod sink_mapper {
                         input: $crate::bindings::spillway::plugin::types::Batch,
                     ) -> $crate::bindings::exports::spillway::plugin::sink_mapping::Mapping {
                         STATE.with(|s| $crate::__map_records::<$ty>(s.borrow_mut().as_mut(), input))
-        }
+                    }
                 }
-                $crate::bindings::__export_world!(__SpillwayExport with_types_in $crate::bindings);
+    $crate::bindings::__export_world!(__SpillwayExport with_types_in $crate::bindings);
             };
         };
     }
@@ -812,9 +812,9 @@ mod source_mapper {
                         input: $crate::bindings::exports::spillway::plugin::source_mapping::Rows,
                     ) -> $crate::bindings::exports::spillway::plugin::source_mapping::Mapping {
                         STATE.with(|s| $crate::__map_rows::<$ty>(s.borrow_mut().as_mut(), input))
-        }
+                    }
                 }
-                $crate::bindings::__export_world!(__SpillwayExport with_types_in $crate::bindings);
+    $crate::bindings::__export_world!(__SpillwayExport with_types_in $crate::bindings);
             };
         };
     }

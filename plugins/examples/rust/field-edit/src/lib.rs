@@ -13,6 +13,7 @@ use spillway_plugin_sdk::*;
 struct FieldEdit {
     renames: Vec<(String, String)>,
     field: Option<(String, String)>,
+    topic: Option<String>,
 }
 
 impl Plugin for FieldEdit {
@@ -22,6 +23,7 @@ impl Plugin for FieldEdit {
             .param(Param::list("renames").default("").doc("Comma-separated old:new field name pairs."))
             .param(Param::string("static.field").default("").doc("Name of a text field to insert; empty: none."))
             .param(Param::string("static.value").default("").doc("Value of the inserted field."))
+            .param(Param::string("topic").default("").doc("Route records to this topic; empty: keep theirs."))
     }
 
     fn configure(config: &Config) -> Result<Self, String> {
@@ -37,7 +39,8 @@ impl Plugin for FieldEdit {
             "" => None,
             name => Some((name.to_string(), config.get_or("static.value", "").to_string())),
         };
-        Ok(Self { renames, field })
+        let topic = Some(config.get_or("topic", "").to_string()).filter(|t| !t.is_empty());
+        Ok(Self { renames, field, topic })
     }
 }
 
@@ -61,7 +64,10 @@ impl Transform for FieldEdit {
             Data::Typed(_) => Payload::typed(v),
             _ => Payload::json(&v),
         };
-        Ok(Outcome::Value(payload))
+        match &self.topic {
+            None => Ok(Outcome::Value(payload)),
+            Some(topic) => Ok(Outcome::one(record.with_value(payload).with_topic(topic.as_str()))),
+        }
     }
 }
 
