@@ -157,8 +157,7 @@ pub fn plugin_check(file: &Path, config: &[(String, String)]) -> Result<String, 
         let _ = writeln!(out, "    {} ({:?}{required}{default}): {}", p.name, p.kind, p.documentation);
     }
     if !config.is_empty() {
-        plugin.validate("", config)?;
-        Instance::new(&plugin, &plugin.validate("", config)?)?;
+        instance(&plugin, config)?;
         let _ = writeln!(out, "  the given settings are valid");
     }
     Ok(out)

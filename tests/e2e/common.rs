@@ -1,11 +1,15 @@
 //! Helpers shared by the end-to-end tests: configs, setup, REST.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use rdkafka::Message;
+use rdkafka::message::{Headers, OwnedMessage};
 use serde_json::Value;
 use spillway::config::{Settings, WorkerConfig};
 use spillway::worker::standalone::Standalone;
-use spillway_tests::{Services, create_keyspace, execute, iot, unique_name};
+use spillway_tests::{Services, create_keyspace, execute, iot, plugin_dist, unique_name};
 
 pub const DEADLINE: Duration = Duration::from_secs(120);
 
@@ -22,6 +26,39 @@ pub fn worker(services: &Services) -> WorkerConfig {
         ("value.converter.schemas.enable", "false"),
     ]))
     .expect("valid worker config")
+}
+
+/// The test worker with a fresh `plugin.path` holding copies of `plugins` (from `plugins/dist`).
+pub fn plugin_worker(services: &Services, plugins: &[&str]) -> WorkerConfig {
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let dir = tmp.join(unique_name("e2e-plugins"));
+    std::fs::create_dir_all(&dir).expect("plugin directory");
+    for p in plugins {
+        std::fs::copy(plugin_dist().join(p), dir.join(p)).unwrap_or_else(|e| panic!("copying {p}: {e}"));
+    }
+    let (dir, cache) = (dir.display().to_string(), tmp.join("wasm-cache").display().to_string());
+    WorkerConfig::from_settings(&settings(&[
+        ("bootstrap.servers", &services.kafka_bootstrap),
+        ("listeners", "http://127.0.0.1:0"),
+        ("offset.flush.interval.ms", "200"),
+        ("value.converter", "org.apache.kafka.connect.json.JsonConverter"),
+        ("value.converter.schemas.enable", "false"),
+        ("plugin.path", &dir),
+        ("wasm.cache.dir", &cache),
+    ]))
+    .expect("valid worker config")
+}
+
+/// A consumed message's headers as text (the dead letter queue's `__connect.errors.*` included).
+pub fn text_headers(message: &OwnedMessage) -> HashMap<String, String> {
+    message
+        .headers()
+        .map(|hs| {
+            hs.iter()
+                .map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A Lenses-dialect sink config for `topic` → `keyspace.table`.

@@ -4,12 +4,11 @@
 use std::collections::HashMap;
 
 use rdkafka::Message;
-use rdkafka::message::Headers;
 use serde_json::json;
 use spillway::worker::standalone::Standalone;
 use spillway_tests::{Services, TestRecord, count_rows, iot, unique_name};
 
-use crate::common::{DEADLINE, rest_json, setup, sink, wait_for_commits, worker};
+use crate::common::{DEADLINE, rest_json, setup, sink, text_headers, wait_for_commits, worker};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_records_go_to_the_dead_letter_queue_with_connect_headers() {
@@ -53,14 +52,7 @@ async fn poison_records_go_to_the_dead_letter_queue_with_connect_headers() {
     let dead = services.consume(&dlq_topic, 5, DEADLINE).await;
     let mut by_offset = HashMap::new();
     for message in &dead {
-        let headers: HashMap<String, String> = message
-            .headers()
-            .map(|hs| {
-                hs.iter()
-                    .map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let headers = text_headers(message);
         assert_eq!(headers["__connect.errors.topic"], topic);
         assert_eq!(headers["__connect.errors.partition"], "0");
         assert_eq!(headers["__connect.errors.connector.name"], name);

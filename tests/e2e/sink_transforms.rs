@@ -2,17 +2,14 @@
 //! their way to Cassandra, one record that makes a plugin trap isolated to the dead letter queue.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use rdkafka::Message;
-use rdkafka::message::Headers;
 use scylla::value::CqlTimestamp;
 use serde_json::Value;
-use spillway::config::WorkerConfig;
 use spillway::worker::standalone::Standalone;
-use spillway_tests::{Services, TestRecord, count_rows, iot, plugin_dist, unique_name};
+use spillway_tests::{Services, TestRecord, count_rows, iot, unique_name};
 
-use crate::common::{DEADLINE, rest_json, rows, settings, setup, sink, wait_for_commits};
+use crate::common::{DEADLINE, plugin_worker, rest_json, rows, setup, sink, text_headers, wait_for_commits};
 
 const RECORDS: u64 = 300;
 const POISONED: u64 = 123;
@@ -39,22 +36,7 @@ async fn a_chain_of_wasm_transforms_feeds_the_sink_and_isolates_a_trapping_recor
         (0..RECORDS).map(|i| TestRecord::json(&format!("k{}", i % 7), &legacy_reading(i))).collect();
     services.produce(&topic, records).await;
 
-    let plugins = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique_name("e2e-plugins"));
-    std::fs::create_dir_all(&plugins).unwrap();
-    for p in ["field-edit.wasm", "hostile.wasm"] {
-        std::fs::copy(plugin_dist().join(p), plugins.join(p)).unwrap();
-    }
-    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasm-cache");
-    let worker = WorkerConfig::from_settings(&settings(&[
-        ("bootstrap.servers", &services.kafka_bootstrap),
-        ("listeners", "http://127.0.0.1:0"),
-        ("offset.flush.interval.ms", "200"),
-        ("value.converter", "org.apache.kafka.connect.json.JsonConverter"),
-        ("value.converter.schemas.enable", "false"),
-        ("plugin.path", plugins.to_str().unwrap()),
-        ("wasm.cache.dir", cache.to_str().unwrap()),
-    ]))
-    .expect("valid worker config");
+    let worker = plugin_worker(&services, &["field-edit.wasm", "hostile.wasm"]);
 
     let name = unique_name("smt");
     let dlq = unique_name("smt_dlq");
@@ -99,12 +81,7 @@ async fn a_chain_of_wasm_transforms_feeds_the_sink_and_isolates_a_trapping_recor
     assert_eq!(expected.keys().len(), 1, "only the poisoned record is missing");
 
     let dead = services.consume(&dlq, 1, DEADLINE).await;
-    let headers: HashMap<String, String> = dead[0]
-        .headers()
-        .expect("context headers")
-        .iter()
-        .map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned()))
-        .collect();
+    let headers = text_headers(&dead[0]);
     assert_eq!(headers["__connect.errors.stage"], "TRANSFORMATION");
     assert_eq!(headers["__connect.errors.class.name"], "hostile@0.1.0");
     assert!(headers["__connect.errors.exception.message"].contains("transform 'guard'"), "{headers:?}");
@@ -125,19 +102,7 @@ async fn records_routed_to_an_unmapped_topic_go_to_the_error_policy() {
     let services = Services::from_env();
     let (topic, keyspace, session) = setup(&services, 1).await;
     services.produce(&topic, (0..3).map(|i| TestRecord::from(iot::record(i)))).await;
-    let plugins = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique_name("e2e-plugins"));
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(plugin_dist().join("field-edit.wasm"), plugins.join("field-edit.wasm")).unwrap();
-    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasm-cache");
-    let worker = WorkerConfig::from_settings(&settings(&[
-        ("bootstrap.servers", &services.kafka_bootstrap),
-        ("listeners", "http://127.0.0.1:0"),
-        ("offset.flush.interval.ms", "200"),
-        ("value.converter.schemas.enable", "false"),
-        ("plugin.path", plugins.to_str().unwrap()),
-        ("wasm.cache.dir", cache.to_str().unwrap()),
-    ]))
-    .expect("valid worker config");
+    let worker = plugin_worker(&services, &["field-edit.wasm"]);
     let (name, dlq) = (unique_name("route"), unique_name("route_dlq"));
     let connector = sink(
         &services,
@@ -161,12 +126,7 @@ async fn records_routed_to_an_unmapped_topic_go_to_the_error_policy() {
     let dead = services.consume(&dlq, 3, DEADLINE).await;
     assert_eq!(dead.len(), 3);
     for message in &dead {
-        let headers: HashMap<String, String> = message
-            .headers()
-            .expect("context headers")
-            .iter()
-            .map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned()))
-            .collect();
+        let headers = text_headers(message);
         assert_eq!(headers["__connect.errors.stage"], "TASK_PUT");
         assert!(
             headers["__connect.errors.exception.message"].contains("no mapping writes topic 'elsewhere'"),
