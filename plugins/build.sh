@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 mkdir -p dist
-if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-wasip2; then
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -x wasm32-wasip2 >/dev/null; then
   rustup target add wasm32-wasip2
 fi
 build() { # build <package> [cargo args...]

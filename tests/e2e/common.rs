@@ -17,15 +17,23 @@ pub fn settings(pairs: &[(&str, &str)]) -> Settings {
     Settings::from_pairs(pairs)
 }
 
+/// The test worker: the services, REST on a free port, frequent commits, plain JSON values.
 pub fn worker(services: &Services) -> WorkerConfig {
-    WorkerConfig::from_settings(&settings(&[
+    worker_with(services, &[])
+}
+
+fn worker_with(services: &Services, extra: &[(&str, &str)]) -> WorkerConfig {
+    let mut s = settings(&[
         ("bootstrap.servers", &services.kafka_bootstrap),
         ("listeners", "http://127.0.0.1:0"),
         ("offset.flush.interval.ms", "200"),
         ("value.converter", "org.apache.kafka.connect.json.JsonConverter"),
         ("value.converter.schemas.enable", "false"),
-    ]))
-    .expect("valid worker config")
+    ]);
+    for (k, v) in extra {
+        s.0.insert(k.to_string(), v.to_string());
+    }
+    WorkerConfig::from_settings(&s).expect("valid worker config")
 }
 
 /// The test worker with a fresh `plugin.path` holding copies of `plugins` (from `plugins/dist`).
@@ -37,16 +45,7 @@ pub fn plugin_worker(services: &Services, plugins: &[&str]) -> WorkerConfig {
         std::fs::copy(plugin_dist().join(p), dir.join(p)).unwrap_or_else(|e| panic!("copying {p}: {e}"));
     }
     let (dir, cache) = (dir.display().to_string(), tmp.join("wasm-cache").display().to_string());
-    WorkerConfig::from_settings(&settings(&[
-        ("bootstrap.servers", &services.kafka_bootstrap),
-        ("listeners", "http://127.0.0.1:0"),
-        ("offset.flush.interval.ms", "200"),
-        ("value.converter", "org.apache.kafka.connect.json.JsonConverter"),
-        ("value.converter.schemas.enable", "false"),
-        ("plugin.path", &dir),
-        ("wasm.cache.dir", &cache),
-    ]))
-    .expect("valid worker config")
+    worker_with(services, &[("plugin.path", &dir), ("wasm.cache.dir", &cache)])
 }
 
 /// A consumed message's headers as text (the dead letter queue's `__connect.errors.*` included).

@@ -104,7 +104,7 @@ start_cassandra() {
   check_port_free cassandra-storage "$CASSANDRA_STORAGE_PORT" CASSANDRA_STORAGE_PORT
   mkdir -p "$dir/data"
   render "$HERE/conf/cassandra.yaml" "$dir/cassandra.yaml"
-  jamm=$(ls "$RUN"/jars/cassandra/jamm-*.jar | head -n 1)
+  jamm=$(ls "$RUN"/jars/cassandra/jamm-*.jar | sed -n 1p)
   t0=$(now)
   : > "$dir/cassandra.log"
   # JDK 17 flags from Cassandra 5.0's conf/jvm17-server.options, plus the single-node fast-start switches.
