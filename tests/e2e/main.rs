@@ -4,4 +4,5 @@ mod common;
 mod sink;
 mod sink_dialects;
 mod sink_errors;
+mod sink_tls;
 mod sink_transforms;

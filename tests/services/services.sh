@@ -8,7 +8,9 @@
 #   services.sh status  one line per service
 #   services.sh jars    only resolve the jars
 #
-# Everything lives under $SPILLWAY_RUN_DIR (default: <repo>/.run): jars/, kafka/, cassandra/, services.env.
+# Everything lives under $SPILLWAY_RUN_DIR (default: <repo>/.run): jars/, kafka/, cassandra/, tls/, services.env.
+# Cassandra accepts plain and TLS clients on the same port; tls/ holds its certificate (for 127.0.0.1),
+# trust stores for it in JKS, PKCS#12 and PEM (password "changeit"), and an unrelated certificate.
 # Ports can be moved with KAFKA_PORT, KAFKA_CONTROLLER_PORT, CASSANDRA_PORT, CASSANDRA_STORAGE_PORT.
 set -euo pipefail
 
@@ -32,7 +34,7 @@ pid_of() { [ -f "$RUN/$1/pid" ] && cat "$RUN/$1/pid" || true; }
 alive() { local pid; pid=$(pid_of "$1"); [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
 
 render() { # template → file, substituting @NAME@ placeholders
-  sed -e "s|@RUN@|$RUN|g" -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+  sed -e "s|@RUN@|$RUN|g" -e "s|@TLS_DIR@|$RUN/tls|g" -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
       -e "s|@CASSANDRA_PORT@|$CASSANDRA_PORT|g" -e "s|@CASSANDRA_STORAGE_PORT@|$CASSANDRA_STORAGE_PORT|g" "$1" > "$2"
 }
 
@@ -97,12 +99,31 @@ start_kafka() {
   KAFKA_T0=$t0
 }
 
+tls_material() { # made once with the JDK's keytool; reused by later starts
+  local dir="$RUN/tls"
+  [ -f "$dir/.done" ] && return 0
+  command -v keytool >/dev/null || die "keytool (from the JDK) is needed to make Cassandra's TLS certificate"
+  rm -rf "$dir"; mkdir -p "$dir"
+  local kt=(keytool -noprompt -storepass changeit -keypass changeit)
+  { "${kt[@]}" -genkeypair -alias node -keyalg RSA -keysize 2048 -validity 3650 -dname CN=cassandra \
+      -ext san=ip:127.0.0.1 -storetype PKCS12 -keystore "$dir/node.p12"
+    "${kt[@]}" -exportcert -rfc -alias node -keystore "$dir/node.p12" -file "$dir/truststore.pem"
+    "${kt[@]}" -importcert -alias cassandra -file "$dir/truststore.pem" -storetype JKS -keystore "$dir/truststore.jks"
+    "${kt[@]}" -importcert -alias cassandra -file "$dir/truststore.pem" -storetype PKCS12 -keystore "$dir/truststore.p12"
+    "${kt[@]}" -genkeypair -alias other -keyalg RSA -keysize 2048 -validity 3650 -dname CN=other \
+      -storetype PKCS12 -keystore "$dir/other.p12"
+    "${kt[@]}" -exportcert -rfc -alias other -keystore "$dir/other.p12" -file "$dir/other.pem"
+  } > "$dir/keytool.log" 2>&1 || { cat "$dir/keytool.log" >&2; die "keytool failed"; }
+  touch "$dir/.done"
+}
+
 start_cassandra() {
   local dir="$RUN/cassandra" jamm t0
   if alive cassandra && port_open "$CASSANDRA_PORT"; then say "cassandra already running (pid $(pid_of cassandra))"; return 0; fi
   check_port_free cassandra "$CASSANDRA_PORT" CASSANDRA_PORT
   check_port_free cassandra-storage "$CASSANDRA_STORAGE_PORT" CASSANDRA_STORAGE_PORT
   mkdir -p "$dir/data"
+  tls_material
   render "$HERE/conf/cassandra.yaml" "$dir/cassandra.yaml"
   jamm=$(ls "$RUN"/jars/cassandra/jamm-*.jar | sed -n 1p)
   t0=$(now)

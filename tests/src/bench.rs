@@ -279,15 +279,19 @@ pub async fn spillway_sink(
     }
 }
 
-/// The mean of two runs of the same thing (wall and CPU averaged, peak RSS the larger).
-fn mean(a: &Measurement, b: &Measurement) -> Measurement {
+/// The median run of several of the same thing, by wall time (the mean of the middle two for an
+/// even count); peak RSS is the largest of all.
+fn median(runs: &[Measurement]) -> Measurement {
+    let mut sorted: Vec<&Measurement> = runs.iter().collect();
+    sorted.sort_by_key(|m| m.wall);
+    let (a, b) = (sorted[(sorted.len() - 1) / 2], sorted[sorted.len() / 2]);
     let avg = |x: f64, y: f64| (x + y) / 2.0;
     Measurement {
-        name: format!("{} (mean of 2)", a.name),
+        name: format!("{} (median of {})", a.name, runs.len()),
         rows: a.rows,
         wall: (a.wall + b.wall) / 2,
         cpu_seconds: avg(a.cpu_seconds, b.cpu_seconds),
-        peak_rss: a.peak_rss.max(b.peak_rss),
+        peak_rss: runs.iter().map(|m| m.peak_rss).max().unwrap_or(0),
         first_write: a.first_write.zip(b.first_write).map(|(x, y)| (x + y) / 2),
         cassandra_cpu_seconds: avg(a.cassandra_cpu_seconds, b.cassandra_cpu_seconds),
     }
@@ -308,10 +312,37 @@ async fn fresh_table(session: &Session, table: &str) {
         (tasks.rows_num() == 0).then_some(())
     })
     .await;
+    wait_until_quiet().await;
+}
+
+/// Waits (up to a minute) until Cassandra uses less than a tenth of a core over a second: memtable
+/// flushes, garbage collection and the JIT of the run before must not be billed to the next one.
+async fn wait_until_quiet() {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let before = cassandra_cpu();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let used = cassandra_cpu() - before;
+        if used < 0.1 {
+            return;
+        }
+        if Instant::now() > deadline {
+            eprintln!("Cassandra still busy ({used:.2} cores) after a minute; measuring anyway");
+            return;
+        }
+    }
 }
 
 /// The whole side-by-side run; prints a Markdown table.
-pub async fn run(services: &Services, binary: &Path, count: u64, partitions: i32, tasks: u32, concurrency: usize) {
+pub async fn run(
+    services: &Services,
+    binary: &Path,
+    count: u64,
+    partitions: i32,
+    tasks: u32,
+    concurrency: usize,
+    rounds: u32,
+) {
     let session = services.cassandra().await;
     let keyspace = "bench";
     create_keyspace(&session, keyspace).await;
@@ -359,18 +390,21 @@ pub async fn run(services: &Services, binary: &Path, count: u64, partitions: i32
     fresh_table(&session, &table).await;
     let warm = ceiling(&session, &table, count.min(300_000), concurrency / 8, CeilingMode::Batches).await;
     eprintln!("warm-up: {:.0} rows/s (not reported)", warm.rate());
-    let s1 = spillway_run(1).await;
-    let b1 = batched_run().await;
-    let b2 = batched_run().await;
-    let s2 = spillway_run(2).await;
+    let (mut sinks, mut ceilings) = (Vec::new(), Vec::new());
+    for round in 0..rounds.max(1) {
+        sinks.push(spillway_run(2 * round + 1).await);
+        ceilings.push(batched_run().await);
+        ceilings.push(batched_run().await);
+        sinks.push(spillway_run(2 * round + 2).await);
+    }
     fresh_table(&session, &table).await;
     let single = ceiling(&session, &table, count, concurrency, CeilingMode::SingleRows).await;
     eprintln!("ceiling, single rows: {:.0} rows/s", single.rate());
     fresh_table(&session, &table).await;
     let server_times = ceiling(&session, &table, count, concurrency / 8, CeilingMode::Batches).await;
     eprintln!("ceiling, batched, server write times: {:.0} rows/s", server_times.rate());
-    let batched = mean(&b1, &b2);
-    let sink = mean(&s1, &s2);
+    let batched = median(&ceilings);
+    let sink = median(&sinks);
     // The like-for-like ceiling: the same cells (same write times) as the sink stores.
     let best = batched.clone();
 
@@ -378,7 +412,8 @@ pub async fn run(services: &Services, binary: &Path, count: u64, partitions: i32
         "| run | rows | wall (s) | rows/s | vs ceiling (same cells) | writer CPU s / M rows | Cassandra CPU s / M rows | writer peak RSS (MiB) | first write (s) |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for m in [&single, &server_times, &b1, &b2, &batched, &s1, &s2, &sink] {
+    let rows = [&single, &server_times].into_iter().chain(&ceilings).chain([&batched]).chain(&sinks).chain([&sink]);
+    for m in rows {
         println!(
             "| {} | {} | {:.1} | {:.0} | {:.0} % | {:.1} | {:.1} | {:.0} | {} |",
             m.name,

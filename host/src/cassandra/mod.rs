@@ -1,5 +1,7 @@
 //! Cassandra access: sessions, table schema, JSON → CQL values, and error classification.
 
+pub mod row;
+pub mod tls;
 pub mod values;
 
 use std::time::Duration;
@@ -24,12 +26,17 @@ pub struct ConnectionSettings {
     pub credentials: Option<(String, String)>,
     /// Connection timeout.
     pub connect_timeout: Duration,
+    /// TLS, when enabled.
+    pub tls: Option<tls::TlsSettings>,
 }
 
 /// A Cassandra error, classified: retryable ones are retried with backoff and never count as bad
 /// records; permanent ones go to the error policy (or fail the task).
 #[derive(Debug, thiserror::Error)]
 pub enum CassandraError {
+    /// The TLS settings cannot be used (a store became unreadable since the connector started).
+    #[error("TLS to Cassandra: {0}")]
+    Tls(String),
     /// Connecting failed.
     #[error("cannot connect to Cassandra at {contact_points}: {source}")]
     Connect {
@@ -64,11 +71,27 @@ impl CassandraError {
     /// Whether retrying the same request later can succeed (node down, timeout, overload).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Connect { .. } => true,
+            Self::Connect { source, .. } => !tls_refused(source.as_ref()),
             Self::Execution(e) => execution_is_retryable(e),
-            Self::Prepare { .. } | Self::Schema(_) => false,
+            Self::Prepare { .. } | Self::Schema(_) | Self::Tls(_) => false,
         }
     }
+}
+
+/// A TLS handshake refused by either side (an untrusted certificate, a name mismatch, a node that
+/// does not speak TLS, no common cipher): trying again cannot help until the configuration changes.
+fn tls_refused(error: &(dyn std::error::Error + 'static)) -> bool {
+    const REFUSALS: [&str; 4] =
+        ["certificate verify failed", "tlsv1 alert", "wrong version number", "handshake failure"];
+    let mut current = Some(error);
+    while let Some(e) = current {
+        let text = e.to_string();
+        if REFUSALS.iter().any(|r| text.contains(r)) {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }
 
 fn execution_is_retryable(e: &ExecutionError) -> bool {
@@ -132,6 +155,12 @@ pub async fn connect(settings: &ConnectionSettings) -> Result<Session, Cassandra
     let mut builder = SessionBuilder::new().known_nodes(&nodes).connection_timeout(settings.connect_timeout);
     if let Some((user, password)) = &settings.credentials {
         builder = builder.user(user, password);
+    }
+    if let Some(tls) = &settings.tls {
+        // Checked when the connector was configured; the files are read again here (a rotated
+        // certificate is picked up by the next session).
+        let connector = tls.connector().map_err(|e| CassandraError::Tls(e.to_string()))?;
+        builder = builder.tls_context(Some(connector));
     }
     if let Some(dc) = &settings.local_dc {
         let policy = scylla::policies::load_balancing::DefaultPolicy::builder()

@@ -79,6 +79,9 @@ enum Command {
         /// The spillway binary to measure.
         #[arg(long, default_value = "target/release/spillway")]
         spillway: std::path::PathBuf,
+        /// Rounds of Spillway, ceiling, ceiling, Spillway; medians are reported.
+        #[arg(long, default_value_t = 2)]
+        rounds: u32,
     },
     /// Wait until a consumer group committed COUNT offsets in total on a topic.
     WaitCommitted {
@@ -133,8 +136,8 @@ async fn main() {
             .await;
             println!("{table} has {count} rows ({:.1}s)", started.elapsed().as_secs_f64());
         }
-        Command::BenchSink { count, partitions, tasks, concurrency, spillway } => {
-            spillway_tests::bench::run(&services, &spillway, count, partitions, tasks, concurrency).await;
+        Command::BenchSink { count, partitions, tasks, concurrency, spillway, rounds } => {
+            spillway_tests::bench::run(&services, &spillway, count, partitions, tasks, concurrency, rounds).await;
         }
         Command::WaitCommitted { group, topic, partitions, count, timeout } => {
             let started = std::time::Instant::now();

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::model::TableMapping;
 use super::{datastax, lenses};
 use crate::cassandra::ConnectionSettings;
+use crate::cassandra::tls::{Material, Pem, Store, TlsSettings};
 use crate::config::{ConfigError, ConnectorConfig, ErrorTolerance, Settings, split_list};
 
 /// The sink's own keys (both dialects), besides the common connector keys.
@@ -16,6 +17,22 @@ pub const SINK_KEYS: &[&str] = &[
     "connect.cassandra.username",
     "connect.cassandra.password",
     "connect.cassandra.ssl.enabled",
+    "connect.cassandra.ssl.provider",
+    "connect.cassandra.ssl.client.cert.auth",
+    "connect.cassandra.trust.store.path",
+    "connect.cassandra.trust.store.password",
+    "connect.cassandra.trust.store.type",
+    "connect.cassandra.key.store.path",
+    "connect.cassandra.key.store.password",
+    "connect.cassandra.key.store.type",
+    "connect.cassandra.ssl.truststore.path",
+    "connect.cassandra.ssl.truststore.password",
+    "connect.cassandra.ssl.keystore.path",
+    "connect.cassandra.ssl.keystore.password",
+    "connect.cassandra.ssl.cipher.suites",
+    "connect.cassandra.ssl.hostname.verification",
+    "connect.cassandra.ssl.openssl.key.cert.chain",
+    "connect.cassandra.ssl.openssl.private.key",
     "connect.cassandra.error.policy",
     "connect.cassandra.max.retries",
     "connect.cassandra.retry.interval",
@@ -234,13 +251,89 @@ fn positive(s: &Settings, key: &str, default: usize) -> Result<usize, ConfigErro
     Ok(v)
 }
 
-fn lenses_connection(s: &Settings) -> Result<ConnectionSettings, ConfigError> {
-    if s.bool_or("connect.cassandra.ssl.enabled", false)? {
-        return Err(ConfigError::invalid(
-            "connect.cassandra.ssl.enabled",
-            "TLS to Cassandra is not supported in this version",
-        ));
+/// The names one dialect gives the TLS settings.
+struct TlsKeys {
+    truststore: &'static [(&'static str, &'static str)],
+    keystore: &'static [(&'static str, &'static str)],
+    store_types: &'static [&'static str],
+    cert_chain: &'static str,
+    private_key: &'static str,
+    hostname_verification: &'static str,
+    cipher_suites: &'static str,
+}
+
+/// Reads the TLS settings (paths and passwords; the first key of a pair that is set wins) and
+/// opens every store now, so that a wrong path or password is a config error naming its key.
+fn tls_settings(s: &Settings, keys: &TlsKeys) -> Result<TlsSettings, ConfigError> {
+    let store = |pairs: &[(&str, &str)]| -> Result<Option<Store>, ConfigError> {
+        let Some((key, password_key)) = pairs.iter().find(|(k, _)| s.non_blank(k).is_some()) else { return Ok(None) };
+        Ok(Some(Store {
+            key: key.to_string(),
+            material: Material::parse(key, s.non_blank(key).expect("set"))?,
+            password: s.get(password_key).map(str::to_string),
+        }))
+    };
+    let pem = |key: &str| -> Result<Option<Pem>, ConfigError> {
+        s.non_blank(key).map(|v| Ok(Pem { key: key.to_string(), material: Material::parse(key, v)? })).transpose()
+    };
+    for key in keys.store_types {
+        if let Some(t) = s.non_blank(key)
+            && !["JKS", "PKCS12", "PEM"].contains(&t.to_ascii_uppercase().as_str())
+        {
+            return Err(ConfigError::invalid(*key, format!("'{t}' is not a store type (JKS, PKCS12 or PEM)")));
+        }
     }
+    let settings = TlsSettings {
+        truststore: store(keys.truststore)?,
+        keystore: store(keys.keystore)?,
+        cert_chain: pem(keys.cert_chain)?,
+        private_key: pem(keys.private_key)?,
+        hostname_verification: s.bool_or(keys.hostname_verification, true)?,
+        cipher_suites: s
+            .non_blank(keys.cipher_suites)
+            .map(|v| (keys.cipher_suites.to_string(), split_list(v.trim_matches(|c| c == '[' || c == ']')))),
+    };
+    settings.connector()?;
+    Ok(settings)
+}
+
+/// `ssl.provider` (DataStax) and `connect.cassandra.ssl.provider` (Lenses): None, JDK or OpenSSL.
+/// Both JDK and OpenSSL mean TLS here, done with OpenSSL either way.
+fn tls_provider(s: &Settings, key: &str) -> Result<Option<bool>, ConfigError> {
+    match s.non_blank(key).map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(None),
+        Some("none") => Ok(Some(false)),
+        Some("jdk" | "openssl") => Ok(Some(true)),
+        Some(other) => {
+            Err(ConfigError::invalid(key, format!("'{other}' is not a TLS provider (None, JDK or OpenSSL)")))
+        }
+    }
+}
+
+fn lenses_connection(s: &Settings) -> Result<ConnectionSettings, ConfigError> {
+    let provider = tls_provider(s, "connect.cassandra.ssl.provider")?;
+    let tls = if s.bool_or("connect.cassandra.ssl.enabled", false)? && provider != Some(false) {
+        Some(tls_settings(
+            s,
+            &TlsKeys {
+                truststore: &[
+                    ("connect.cassandra.ssl.truststore.path", "connect.cassandra.ssl.truststore.password"),
+                    ("connect.cassandra.trust.store.path", "connect.cassandra.trust.store.password"),
+                ],
+                keystore: &[
+                    ("connect.cassandra.ssl.keystore.path", "connect.cassandra.ssl.keystore.password"),
+                    ("connect.cassandra.key.store.path", "connect.cassandra.key.store.password"),
+                ],
+                store_types: &["connect.cassandra.trust.store.type", "connect.cassandra.key.store.type"],
+                cert_chain: "connect.cassandra.ssl.openssl.key.cert.chain",
+                private_key: "connect.cassandra.ssl.openssl.private.key",
+                hostname_verification: "connect.cassandra.ssl.hostname.verification",
+                cipher_suites: "connect.cassandra.ssl.cipher.suites",
+            },
+        )?)
+    } else {
+        None
+    };
     let credentials = match (s.non_blank("connect.cassandra.username"), s.non_blank("connect.cassandra.password")) {
         (Some(u), Some(p)) => Some((u.to_string(), p.to_string())),
         _ => None,
@@ -251,19 +344,26 @@ fn lenses_connection(s: &Settings) -> Result<ConnectionSettings, ConfigError> {
         local_dc: None,
         credentials,
         connect_timeout: Duration::from_millis(s.parse_or("connect.cassandra.connect.timeout.ms", 5000)?),
+        tls,
     })
 }
 
 fn datastax_connection(s: &Settings) -> Result<ConnectionSettings, ConfigError> {
-    match s.non_blank("ssl.provider").map(str::to_ascii_lowercase).as_deref() {
-        None | Some("none") => {}
-        Some(_) => {
-            return Err(ConfigError::invalid(
-                "ssl.provider",
-                "TLS to Cassandra is not supported in this version; use None",
-            ));
-        }
-    }
+    let tls = match tls_provider(s, "ssl.provider")? {
+        Some(true) => Some(tls_settings(
+            s,
+            &TlsKeys {
+                truststore: &[("ssl.truststore.path", "ssl.truststore.password")],
+                keystore: &[("ssl.keystore.path", "ssl.keystore.password")],
+                store_types: &[],
+                cert_chain: "ssl.openssl.keyCertChain",
+                private_key: "ssl.openssl.privateKey",
+                hostname_verification: "ssl.hostnameValidation",
+                cipher_suites: "ssl.cipherSuites",
+            },
+        )?),
+        _ => None,
+    };
     let credentials = match s.non_blank("auth.provider").map(str::to_ascii_uppercase).as_deref() {
         None | Some("NONE") | Some("PLAIN") => match (s.non_blank("auth.username"), s.non_blank("auth.password")) {
             (Some(u), Some(p)) => Some((u.to_string(), p.to_string())),
@@ -284,6 +384,7 @@ fn datastax_connection(s: &Settings) -> Result<ConnectionSettings, ConfigError> 
         local_dc,
         credentials,
         connect_timeout: Duration::from_secs(s.parse_or("queryExecutionTimeout", 30)?.min(30)),
+        tls,
     })
 }
 
@@ -367,7 +468,10 @@ mod tests {
             (vec![("connect.cassandra.port", "x")], "connect.cassandra.port"),
             (vec![("connect.cassandra.error.policy", "IGNORE")], "connect.cassandra.error.policy"),
             (vec![("topics.regex", "r.*")], "topics.regex"),
-            (vec![("connect.cassandra.ssl.enabled", "true")], "connect.cassandra.ssl.enabled"),
+            (
+                vec![("connect.cassandra.ssl.enabled", "true"), ("connect.cassandra.trust.store.path", "/nope.jks")],
+                "connect.cassandra.trust.store.path': cannot read /nope.jks",
+            ),
             (vec![("topic.readings.ks.t.mapping", "a=value.a")], "mixes the Lenses dialect"),
             (vec![("errors.deadletterqueue.topic.name", "readings")], "errors.deadletterqueue.topic.name"),
             (vec![("errors.retry.timeout", "-5")], "errors.retry.timeout"),
@@ -381,10 +485,49 @@ mod tests {
         let err = SinkConfig::from_connector(&connector(&[
             ("contactPoints", "h"),
             ("topic.readings.ks.t.mapping", "a=value.a"),
-            ("ssl.provider", "JDK"),
+            ("ssl.provider", "Netty"),
         ]))
         .unwrap_err()
         .to_string();
-        assert!(err.contains("ssl.provider"), "{err}");
+        assert!(err.contains("ssl.provider") && err.contains("not a TLS provider"), "{err}");
+    }
+
+    #[test]
+    fn tls_in_both_dialects() {
+        let dir = std::env::temp_dir().join(format!("spillway-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pem = dir.join("ca.pem");
+        std::fs::write(&pem, crate::cassandra::tls::tests::self_signed("ca").1.to_pem().unwrap()).unwrap();
+        let c = SinkConfig::from_connector(&lenses(&[
+            ("connect.cassandra.ssl.enabled", "true"),
+            ("connect.cassandra.trust.store.path", pem.to_str().unwrap()),
+            ("connect.cassandra.ssl.hostname.verification", "false"),
+        ]))
+        .unwrap();
+        let tls = c.connection.tls.expect("TLS on");
+        assert_eq!(tls.truststore.map(|t| t.key).as_deref(), Some("connect.cassandra.trust.store.path"));
+        assert!(!tls.hostname_verification);
+        assert!(SinkConfig::from_connector(&lenses(&[])).unwrap().connection.tls.is_none());
+        let c = SinkConfig::from_connector(&connector(&[
+            ("contactPoints", "h"),
+            ("topic.readings.ks.t.mapping", "a=value.a"),
+            ("ssl.provider", "JDK"),
+            ("ssl.truststore.path", pem.to_str().unwrap()),
+            ("ssl.cipherSuites", "[TLS_AES_128_GCM_SHA256]"),
+        ]))
+        .unwrap();
+        let tls = c.connection.tls.expect("TLS on");
+        assert!(tls.hostname_verification);
+        assert_eq!(tls.cipher_suites.map(|c| c.1), Some(vec!["TLS_AES_128_GCM_SHA256".to_string()]));
+        let err = SinkConfig::from_connector(&connector(&[
+            ("contactPoints", "h"),
+            ("topic.readings.ks.t.mapping", "a=value.a"),
+            ("ssl.provider", "OpenSSL"),
+            ("ssl.openssl.keyCertChain", pem.to_str().unwrap()),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("ssl.openssl.keyCertChain") && err.contains("set both"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

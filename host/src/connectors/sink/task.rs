@@ -127,6 +127,8 @@ type DlqSend = BoxFuture<(SinkRecord, Result<(), KafkaError>)>;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Messages taken from the consumer per wake-up without waiting.
 const POLL_BURST: usize = 1000;
+/// Requests in flight below which partial batches are sent rather than left to fill.
+const BUSY_REQUESTS: usize = 4;
 
 /// Commits what the watermarks allow for partitions being revoked, then forgets them: their
 /// records still in flight will be redelivered to the partition's next owner.
@@ -222,6 +224,8 @@ struct Run {
     requests: u64,
     /// The connector's transforms, if any (taken out while they run on a plugin thread).
     transforms: Option<TransformChain>,
+    /// The last poll took everything the consumer had fetched: more records are not imminent.
+    caught_up: bool,
 }
 
 impl Run {
@@ -332,6 +336,7 @@ impl SinkTask {
             dlq_sends: FuturesUnordered::new(),
             written: 0,
             requests: 0,
+            caught_up: true,
             transforms: match self.connector.transforms.as_slice() {
                 [] => None,
                 specs => Some(TransformChain::new(self.registry.clone(), specs, &self.name)?),
@@ -358,8 +363,9 @@ impl SinkTask {
                         // Transforms work on batches: collect what is already fetched, then run them.
                         let mut records = vec![first];
                         let mut burst = Ok(());
+                        run.caught_up = false;
                         while records.len() < POLL_BURST.min(max_pending) {
-                            let Some(next) = consumer.recv().now_or_never() else { break };
+                            let Some(next) = consumer.recv().now_or_never() else { run.caught_up = true; break };
                             match next {
                                 Ok(m) => records.push(run.record(&m)),
                                 Err(e) => { burst = Err(e.into()); break }
@@ -372,9 +378,10 @@ impl SinkTask {
                     if let Err(e) = self.accept(&mut run, first, None) { break Err(e) }
                     // Take what else is already fetched, without waiting, so batches fill up.
                     let mut burst = Ok(());
+                    run.caught_up = false;
                     for _ in 0..POLL_BURST {
                         if run.pending.len() >= max_pending { break }
-                        let Some(next) = consumer.recv().now_or_never() else { break };
+                        let Some(next) = consumer.recv().now_or_never() else { run.caught_up = true; break };
                         burst = match next {
                             Ok(m) => {
                                 let record = run.record(&m);
@@ -467,8 +474,8 @@ impl SinkTask {
             return Ok(());
         }
         run.pending.insert(seq, Pending { record, remaining: statements.len(), failure: None });
-        for (writer, statement) in statements {
-            let (key, size) = ((writer, statement.partition_key.clone()), statement.size);
+        for (writer, mut statement) in statements {
+            let (key, size) = ((writer, std::mem::take(&mut statement.partition_key)), statement.size);
             run.batcher.push(key, Item { seq, statement }, size);
         }
         Ok(())
@@ -562,10 +569,18 @@ impl SinkTask {
         }
     }
 
-    /// Sends ready batches while fewer than `max_concurrent_requests` are in flight.
+    /// Sends ready batches while fewer than `max_concurrent_requests` are in flight: full ones
+    /// always; partial ones only when waiting for them to fill would leave the task or Cassandra
+    /// idle — the consumer is caught up, the pending-record cap is reached, Cassandra has fewer
+    /// than [`BUSY_REQUESTS`] requests, or the task is stopping.
     fn send_ready(&self, run: &mut Run, shutdown: &CancellationToken) {
         while run.batches.len() < self.config.max_concurrent_requests {
-            let Some((key, items)) = run.batcher.next_batch() else { break };
+            let partial_ok = run.caught_up
+                || run.pending.len() >= self.config.max_pending_records
+                || run.batches.len() < BUSY_REQUESTS
+                || shutdown.is_cancelled();
+            let next = if partial_ok { run.batcher.next_batch() } else { run.batcher.next_full_batch() };
+            let Some((key, items)) = next else { break };
             let writer = run.writers[key.0].clone();
             let (session, shutdown, config) = (run.session.clone(), shutdown.clone(), self.retry_settings());
             run.batches.push(Box::pin(write_batch(session, writer, key, items, config, shutdown)));

@@ -9,15 +9,17 @@ use scylla::frame::response::result::NativeType;
 use scylla::client::session::Session;
 use scylla::frame::response::result::ColumnType;
 use scylla::statement::prepared::PreparedStatement;
-use scylla::value::{CqlValue, MaybeUnset};
+use scylla::value::{CqlTimestamp, CqlValue};
 use serde_json::Value;
 
 use super::model::{ColumnSpec, Deletes, Source, TableMapping, TimeUnit};
+pub use crate::cassandra::row::BoundRow;
+use crate::cassandra::row::Cell;
 use crate::cassandra::{self, CassandraError, Column, quote_identifier, values::json_to_cql};
 use crate::pipeline::json::{Doc, Field};
 
-/// Bound values of one statement.
-pub type BoundRow = Vec<MaybeUnset<Option<CqlValue>>>;
+const BIGINT: ColumnType<'static> = ColumnType::Native(NativeType::BigInt);
+const INT: ColumnType<'static> = ColumnType::Native(NativeType::Int);
 
 /// What a record looks like to the mapping: converted value and key, raw headers, timestamp.
 #[derive(Debug, Clone, Copy)]
@@ -277,7 +279,7 @@ impl TableWriter {
                 .map(|b| b.to_vec())
                 .map_err(|e| format!("{}: cannot compute the partition key: {e}", self.target))?,
         };
-        let size = values.iter().map(approx_size).sum::<usize>() + 8;
+        let size = values.byte_len() + 8;
         Ok(BoundStatement { kind, values, partition_key, size })
     }
 
@@ -292,10 +294,14 @@ impl TableWriter {
                 self.target
             ));
         }
-        let mut cells: Vec<Option<CqlValue>> = Vec::with_capacity(self.columns.len());
+        // Cells are serialized as they are read, in column order; the partition key is the
+        // serialized partition-key cells (statements of one table group by it).
+        let mut row = BoundRow::with_capacity(self.columns.len() * 16 + 32);
+        let mut key = Vec::with_capacity(32);
+        let mut only_key = true;
         for (column, typ) in self.columns.iter().zip(&self.types) {
-            let value = self.read(&column.source, record)?.filter(|v| !v.is_null());
-            let cell = match value {
+            let start = row.byte_len();
+            match self.read(&column.source, record)?.filter(|v| !v.is_null()) {
                 None if column.primary_key => {
                     let hint = if record.value.is_none() {
                         " (a tombstone carries only the key: map key columns from key.<field>)"
@@ -307,41 +313,39 @@ impl TableWriter {
                         self.target, column.column, column.source
                     ));
                 }
-                None => None,
-                Some(v) => Some(
-                    field_to_cql(&v, typ)
-                        .map_err(|e| format!("{}: column '{}' ({}): {e}", self.target, column.column, column.source))?,
-                ),
-            };
-            cells.push(cell);
+                None if self.mapping.null_to_unset => row.push_unset(),
+                None => row.push_null(),
+                Some(v) => {
+                    only_key &= column.primary_key;
+                    push_field(&mut row, &v, typ)
+                        .map_err(|e| format!("{}: column '{}' ({}): {e}", self.target, column.column, column.source))?;
+                }
+            }
+            if column.partition_key {
+                key.extend_from_slice(row.bytes_since(start));
+            }
         }
         let write_time = self.write_time_micros(record)?;
-        let mut key = Vec::with_capacity(32);
-        for (cell, column) in cells.iter().zip(&self.columns) {
-            if column.partition_key {
-                encode_key_part(cell.as_ref(), &mut key);
-            }
+        if let Some(DeleteStatement::Row { key_columns, .. }) = &self.delete
+            && only_key
+        {
+            let cells: Vec<Cell<'_>> = row.cells().collect();
+            let mut delete = BoundRow::with_capacity(row.byte_len() + 12);
+            delete.push(&write_time, &BIGINT)?;
+            key_columns.iter().for_each(|i| delete.push_cell(cells[*i]));
+            return Ok((StatementKind::Delete, delete, Some(key)));
         }
-        if let Some(DeleteStatement::Row { key_columns, .. }) = &self.delete {
-            let only_key = cells.iter().zip(&self.columns).all(|(cell, c)| c.primary_key || cell.is_none());
-            if only_key {
-                let mut row: BoundRow = vec![MaybeUnset::Set(Some(CqlValue::BigInt(write_time)))];
-                row.extend(key_columns.iter().map(|i| MaybeUnset::Set(cells[*i].clone())));
-                return Ok((StatementKind::Delete, row, Some(key)));
-            }
-        }
-        let unset_or_null = |cell: Option<CqlValue>| match cell {
-            Some(v) => MaybeUnset::Set(Some(v)),
-            None if self.mapping.null_to_unset => MaybeUnset::Unset,
-            None => MaybeUnset::Set(None),
-        };
         let row = match &self.insert_binds {
-            InsertBinds::Query(order) => order.iter().map(|i| unset_or_null(cells[*i].clone())).collect(),
+            InsertBinds::Query(order) => {
+                let cells: Vec<Cell<'_>> = row.cells().collect();
+                let mut ordered = BoundRow::with_capacity(row.byte_len());
+                order.iter().for_each(|i| ordered.push_cell(cells[*i]));
+                ordered
+            }
             InsertBinds::Generated { ttl } => {
-                let mut row: BoundRow = cells.into_iter().map(unset_or_null).collect();
-                row.push(MaybeUnset::Set(Some(CqlValue::BigInt(write_time))));
+                row.push(&write_time, &BIGINT)?;
                 if *ttl {
-                    row.push(MaybeUnset::Set(Some(CqlValue::Int(self.ttl_seconds(record)?))));
+                    row.push(&self.ttl_seconds(record)?, &INT)?;
                 }
                 row
             }
@@ -358,19 +362,17 @@ impl TableWriter {
         let key = record.key.ok_or_else(|| format!("{}: a tombstone without a key cannot be deleted", self.target))?;
         let paths: Vec<Vec<String>> =
             if key_fields.is_empty() { vec![Vec::new()] } else { key_fields.iter().map(|f| vec![f.clone()]).collect() };
-        paths
-            .iter()
-            .zip(types)
-            .map(|(path, typ)| {
-                let name = if path.is_empty() { "key".to_string() } else { format!("key.{}", path.join(".")) };
-                let v = lookup(key, path)
-                    .filter(|v| !v.is_null())
-                    .ok_or_else(|| format!("{}: delete needs {name}, which is missing", self.target))?;
-                json_to_cql(v, typ)
-                    .map(|c| MaybeUnset::Set(Some(c)))
-                    .map_err(|e| format!("{}: delete ({name}): {e}", self.target))
-            })
-            .collect()
+        let mut row = BoundRow::default();
+        for (path, typ) in paths.iter().zip(types) {
+            let name = if path.is_empty() { "key".to_string() } else { format!("key.{}", path.join(".")) };
+            let v = lookup(key, path)
+                .filter(|v| !v.is_null())
+                .ok_or_else(|| format!("{}: delete needs {name}, which is missing", self.target))?;
+            json_to_cql(v, typ)
+                .and_then(|c| row.push(&c, typ))
+                .map_err(|e| format!("{}: delete ({name}): {e}", self.target))?;
+        }
+        Ok(row)
     }
 
     fn read<'r>(&self, source: &Source, record: &'r RecordView<'r>) -> Result<Option<Field<'r>>, String> {
@@ -461,50 +463,36 @@ fn field_to_cql(field: &Field<'_>, typ: &ColumnType<'_>) -> Result<CqlValue, Str
     json_to_cql(&*field.to_value()?, typ)
 }
 
-/// Appends an unambiguous encoding of one partition-key cell: equal cells give equal bytes, so
-/// statements group by partition without serializing whole rows.
-fn encode_key_part(cell: Option<&CqlValue>, out: &mut Vec<u8>) {
-    let mut bytes = |tag: u8, b: &[u8]| {
-        out.push(tag);
-        out.extend_from_slice(&(b.len() as u32).to_le_bytes());
-        out.extend_from_slice(b);
-    };
-    match cell {
-        None => bytes(0, &[]),
-        Some(CqlValue::Text(s) | CqlValue::Ascii(s)) => bytes(1, s.as_bytes()),
-        Some(CqlValue::BigInt(i)) => bytes(2, &i.to_le_bytes()),
-        Some(CqlValue::Int(i)) => bytes(3, &i.to_le_bytes()),
-        Some(CqlValue::Uuid(u)) => bytes(4, u.as_bytes()),
-        Some(CqlValue::Timeuuid(u)) => bytes(5, u.as_bytes()),
-        Some(CqlValue::Timestamp(t)) => bytes(6, &t.0.to_le_bytes()),
-        Some(CqlValue::Blob(b)) => bytes(7, b),
-        Some(other) => bytes(8, format!("{other:?}").as_bytes()),
-    }
-}
-
-/// A rough size of a bound value, for the batch byte cap.
-fn approx_size(v: &MaybeUnset<Option<CqlValue>>) -> usize {
-    fn size(v: &CqlValue) -> usize {
-        match v {
-            CqlValue::Text(s) | CqlValue::Ascii(s) => s.len() + 4,
-            CqlValue::Blob(b) => b.len() + 4,
-            CqlValue::List(items) | CqlValue::Set(items) | CqlValue::Vector(items) => {
-                4 + items.iter().map(size).sum::<usize>()
+/// Appends a field as a cell of the column's type. The common scalar cases (a JSON string into
+/// text or uuid, an integer literal into int, bigint or timestamp, a number into double, a
+/// boolean) are serialized straight from the JSON text; everything else goes through
+/// [`json_to_cql`], which decides what is accepted and words the errors.
+fn push_field(row: &mut BoundRow, field: &Field<'_>, typ: &ColumnType<'_>) -> Result<(), String> {
+    if let (Field::Raw(raw), ColumnType::Native(native)) = (field, typ) {
+        let text = raw.get();
+        // A JSON string without escapes is its own content.
+        let plain = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).filter(|t| !t.contains('\\'));
+        let pushed = match native {
+            NativeType::Text => plain.map(|s| row.push(s, typ)),
+            NativeType::Uuid => plain.and_then(|s| uuid::Uuid::try_parse(s).ok()).map(|u| row.push(&u, typ)),
+            NativeType::BigInt => text.parse::<i64>().ok().map(|i| row.push(&i, typ)),
+            NativeType::Int => text.parse::<i32>().ok().map(|i| row.push(&i, typ)),
+            NativeType::Timestamp => text.parse::<i64>().ok().map(|ms| row.push(&CqlTimestamp(ms), typ)),
+            NativeType::Double if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) => {
+                text.parse::<f64>().ok().map(|f| row.push(&f, typ))
             }
-            CqlValue::Map(pairs) => 4 + pairs.iter().map(|(k, v)| size(k) + size(v)).sum::<usize>(),
-            CqlValue::Tuple(items) => 4 + items.iter().flatten().map(size).sum::<usize>(),
-            CqlValue::UserDefinedType { fields, .. } => {
-                4 + fields.iter().filter_map(|(_, v)| v.as_ref()).map(size).sum::<usize>()
-            }
-            CqlValue::Varint(_) | CqlValue::Decimal(_) => 24,
-            CqlValue::Uuid(_) | CqlValue::Timeuuid(_) | CqlValue::Inet(_) | CqlValue::Duration(_) => 20,
-            _ => 12,
+            NativeType::Boolean => match text {
+                "true" => Some(row.push(&true, typ)),
+                "false" => Some(row.push(&false, typ)),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(result) = pushed {
+            return result;
         }
     }
-    match v {
-        MaybeUnset::Set(Some(v)) => size(v),
-        _ => 4,
-    }
+    row.push(&field_to_cql(field, typ)?, typ)
 }
 
 #[cfg(test)]
@@ -584,18 +572,52 @@ mod tests {
     }
 
     #[test]
-    fn key_encoding_is_unambiguous() {
-        let enc = |cells: &[Option<CqlValue>]| {
-            let mut out = Vec::new();
-            for c in cells {
-                encode_key_part(c.as_ref(), &mut out);
-            }
-            out
-        };
-        let text = |s: &str| Some(CqlValue::Text(s.into()));
-        assert_eq!(enc(&[text("a")]), enc(&[text("a")]));
-        assert_ne!(enc(&[text("ab"), text("c")]), enc(&[text("a"), text("bc")]));
-        assert_ne!(enc(&[Some(CqlValue::Int(1))]), enc(&[Some(CqlValue::BigInt(1))]));
+    fn scalar_fast_paths_serialize_as_the_general_conversion_does() {
+        let cases: &[(&str, NativeType)] = &[
+            (r#""sensor-001""#, NativeType::Text),
+            (r#""""#, NativeType::Text),
+            (r#""caf\u00e9 \"q\"""#, NativeType::Text),
+            ("12.5", NativeType::Text),
+            (r#""00000000-0000-4000-8000-00000000002a""#, NativeType::Uuid),
+            ("-9007199254740993", NativeType::BigInt),
+            (r#""42""#, NativeType::BigInt),
+            ("2147483647", NativeType::Int),
+            ("1767225600000", NativeType::Timestamp),
+            (r#""2026-01-01T00:00:00Z""#, NativeType::Timestamp),
+            ("21.5", NativeType::Double),
+            ("-0.1", NativeType::Double),
+            ("1e3", NativeType::Double),
+            ("17", NativeType::Double),
+            ("true", NativeType::Boolean),
+            (r#""false""#, NativeType::Boolean),
+        ];
+        for (json, native) in cases {
+            let typ = ColumnType::Native(native.clone());
+            let raw: Box<serde_json::value::RawValue> = serde_json::from_str(json).unwrap();
+            let mut fast = BoundRow::default();
+            push_field(&mut fast, &Field::Raw(&raw), &typ).unwrap();
+            let mut general = BoundRow::default();
+            general.push(&json_to_cql(&serde_json::from_str(json).unwrap(), &typ).unwrap(), &typ).unwrap();
+            assert_eq!(fast, general, "{json} as {native:?}");
+        }
+    }
+
+    #[test]
+    fn scalar_fast_paths_leave_bad_values_to_the_general_errors() {
+        let cases: &[(&str, NativeType, &str)] = &[
+            ("2147483648", NativeType::Int, "out of range for int"),
+            (r#""not-a-uuid""#, NativeType::Uuid, "not-a-uuid"),
+            ("1.5", NativeType::BigInt, "expected an integer"),
+            (r#""warm""#, NativeType::Double, "expected a number"),
+            ("1", NativeType::Boolean, "expected a boolean"),
+        ];
+        for (json, native, message) in cases {
+            let raw: Box<serde_json::value::RawValue> = serde_json::from_str(json).unwrap();
+            let mut row = BoundRow::default();
+            let error = push_field(&mut row, &Field::Raw(&raw), &ColumnType::Native(native.clone())).unwrap_err();
+            assert!(error.contains(message), "{json} as {native:?}: {error}");
+            assert!(row.is_empty());
+        }
     }
 
     #[test]
