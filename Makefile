@@ -59,7 +59,7 @@ lint: ## rustfmt check and clippy with warnings as errors (host and plugins)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	cd plugins && $(CARGO) fmt --all -- --check
-	@cd plugins && for d in examples/rust/* testing/*; do $(CARGO) clippy --quiet --release -p $$(basename $$d) -- -D warnings || exit 1; done
+	@cd plugins && for d in examples/rust/* testing/* std/*; do $(CARGO) clippy --quiet --release -p $$(basename $$d) -- -D warnings || exit 1; done
 
 fmt: ## format the code
 	$(CARGO) fmt --all

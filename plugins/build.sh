@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Builds every plugin in this workspace for wasm32-wasip2 (opt-level 3, +simd128) into plugins/dist/.
+# Builds every plugin in this workspace for wasm32-wasip2 (opt-level 3, +simd128) into plugins/dist/:
+# examples, test plugins, and Kafka Connect's transforms from std/ (their files are what `plugin.path`
+# needs for Connect's class names to resolve).
 # One package at a time: each plugin enables exactly one world feature of the SDK.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -15,6 +17,15 @@ for dir in examples/rust/* testing/*; do
   package=$(basename "$dir")
   build "$package"
   cp "target/wasm32-wasip2/release/${package//-/_}.wasm" "dist/$package.wasm"
+done
+# Kafka Connect's transforms: one file per class, `$Key` and `$Value` from the same crate.
+for dir in std/*/; do
+  package=$(basename "$dir")
+  [ "$package" = connect-std ] && continue
+  for side in key value; do
+    build "$package" --features "$side"
+    cp "target/wasm32-wasip2/release/${package//-/_}.wasm" "dist/$package-$side.wasm"
+  done
 done
 # The hot-reload test swaps tagger 1.0.0 for 2.0.0 (same name, another version and output).
 mv dist/tagger.wasm dist/tagger-v1.wasm

@@ -135,3 +135,77 @@ async fn records_routed_to_an_unmapped_topic_go_to_the_error_policy() {
     }
     standalone.stop().await;
 }
+
+/// Kafka Connect's own transforms, by class name and by alias, on JsonConverter's schema envelope:
+/// ReplaceField renames and drops, InsertField adds a static field, TimestampConverter parses a
+/// formatted time, and each row matches its record field by field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_transforms_by_class_name_feed_the_sink() {
+    const N: u64 = 200;
+    let services = Services::from_env();
+    let (topic, keyspace, session) = setup(&services, 2).await;
+    let field = |name: &str, typ: &str| serde_json::json!({"field": name, "type": typ, "optional": false});
+    let schema = serde_json::json!({"type": "struct", "optional": false, "fields": [
+        field("sensor", "string"), field("time", "string"), field("temp", "double"),
+        field("site", "string"), field("debug", "string"),
+    ]});
+    let time_text = |i: u64| {
+        let second = i % 60;
+        format!("2026-01-01 00:{:02}:{second:02}", i / 60)
+    };
+    let records = (0..N).map(|i| {
+        let reading = iot::reading(i);
+        let payload = serde_json::json!({
+            "sensor": reading["sensor_id"], "time": time_text(i), "temp": reading["temperature"],
+            "site": reading["site"], "debug": "drop me",
+        });
+        TestRecord::json(&format!("k{i}"), &serde_json::json!({"schema": schema, "payload": payload}))
+    });
+    services.produce(&topic, records).await;
+
+    let worker = plugin_worker(
+        &services,
+        &["replace-field-value.wasm", "insert-field-value.wasm", "timestamp-converter-value.wasm"],
+    );
+    let name = unique_name("connect-smt");
+    let connector = sink(
+        &services,
+        &name,
+        &topic,
+        &keyspace,
+        "readings",
+        &[
+            ("value.converter", "org.apache.kafka.connect.json.JsonConverter"),
+            ("value.converter.schemas.enable", "true"),
+            ("transforms", "rename,stamp,time"),
+            ("transforms.rename.type", "org.apache.kafka.connect.transforms.ReplaceField$Value"),
+            ("transforms.rename.renames", "sensor:sensor_id,temp:temperature,time:ts"),
+            ("transforms.rename.exclude", "debug"),
+            ("transforms.stamp.type", "InsertField$Value"),
+            ("transforms.stamp.static.field", "kind"),
+            ("transforms.stamp.static.value", "transformed"),
+            ("transforms.time.type", "org.apache.kafka.connect.transforms.TimestampConverter$Value"),
+            ("transforms.time.field", "ts"),
+            ("transforms.time.target.type", "Timestamp"),
+            ("transforms.time.format", "yyyy-MM-dd HH:mm:ss"),
+        ],
+    );
+    let standalone = Standalone::start(worker, vec![connector]).await.expect("starts");
+    wait_for_commits(&services, &standalone, &name, &topic, 2, N as i64).await;
+    let table = format!("{keyspace}.readings");
+    let written: Vec<(String, CqlTimestamp, f64, String, String, Option<String>)> =
+        rows(&session, &format!("SELECT sensor_id, ts, temperature, site, kind, firmware FROM {table}")).await;
+    assert_eq!(written.len() as u64, N, "one row per record");
+    let start = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+    for (sensor, ts, temperature, site, kind, firmware) in written {
+        let i = ((ts.0 - start) / 1000) as u64;
+        let reading = iot::reading(i);
+        assert_eq!(ts.0, start + i as i64 * 1000, "TimestampConverter parsed '{}'", time_text(i));
+        assert_eq!(sensor, reading["sensor_id"].as_str().unwrap(), "row {i}: renamed sensor");
+        assert_eq!(temperature, reading["temperature"].as_f64().unwrap(), "row {i}: renamed temp");
+        assert_eq!(site, reading["site"].as_str().unwrap(), "row {i}");
+        assert_eq!(kind, "transformed", "row {i}: InsertField");
+        assert_eq!(firmware, None, "row {i}: nothing else written");
+    }
+    standalone.stop().await;
+}

@@ -2,6 +2,8 @@
 //! transforms, the sandbox against hostile plugins, fault isolation by bisection, hot reload,
 //! settings validation and the `spillway plugin` CLI. No services needed.
 
+mod golden;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
