@@ -5,7 +5,7 @@
 //! envelope, which is then read as a value with a schema) or typed from the host (with an optional
 //! schema). It leaves in the form it came in.
 
-use spillway_plugin_sdk::{Data, Error, Payload, Value};
+use spillway_plugin_sdk::{Data, Error, Outcome, Payload, Record, Value};
 
 /// Which part of the record a `$Key` / `$Value` transform acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +22,22 @@ impl Side {
         match self {
             Side::Key => "Key",
             Side::Value => "Value",
+        }
+    }
+
+    /// The record's key or value.
+    pub fn data<'a>(self, record: &Record<'a>) -> Data<'a> {
+        match self {
+            Side::Key => record.key(),
+            Side::Value => record.value(),
+        }
+    }
+
+    /// The record with this side replaced.
+    pub fn replace(self, record: &Record<'_>, payload: Payload) -> Outcome {
+        match self {
+            Side::Value => Outcome::Value(payload),
+            Side::Key => Outcome::one(record.to_output().with_key(payload)),
         }
     }
 }

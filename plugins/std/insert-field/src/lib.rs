@@ -69,11 +69,7 @@ impl Plugin for InsertField {
 
 impl Transform for InsertField {
     fn apply(&mut self, record: &Record<'_>) -> Result<Outcome, Error> {
-        let data = match SIDE {
-            Side::Key => record.key(),
-            Side::Value => record.value(),
-        };
-        let Some(subject) = Subject::read(&data)? else { return Ok(Outcome::Keep) };
+        let Some(subject) = Subject::read(&SIDE.data(record))? else { return Ok(Outcome::Keep) };
         subject.require_struct("field insertion")?;
         let typed = subject.form == Form::Typed;
         // (field, optional, value, schema type, logical name)
@@ -120,10 +116,7 @@ impl Transform for InsertField {
             edited_struct_schema(schema, fields)
         });
         let out = subject.with(value, schema).into_payload();
-        Ok(match SIDE {
-            Side::Value => Outcome::Value(out),
-            Side::Key => Outcome::one(record.to_output().with_key(out)),
-        })
+        Ok(SIDE.replace(record, out))
     }
 }
 

@@ -64,11 +64,7 @@ impl Plugin for ReplaceField {
 
 impl Transform for ReplaceField {
     fn apply(&mut self, record: &Record<'_>) -> Result<Outcome, Error> {
-        let data = match SIDE {
-            Side::Key => record.key(),
-            Side::Value => record.value(),
-        };
-        let Some(subject) = Subject::read(&data)? else { return Ok(Outcome::Keep) };
+        let Some(subject) = Subject::read(&SIDE.data(record))? else { return Ok(Outcome::Keep) };
         subject.require_struct("field replacement")?;
         let fields: Vec<(String, Value)> = subject
             .value
@@ -94,10 +90,7 @@ impl Transform for ReplaceField {
             edited_struct_schema(schema, fields)
         });
         let out = subject.with(Value::Struct(fields), schema).into_payload();
-        Ok(match SIDE {
-            Side::Value => Outcome::Value(out),
-            Side::Key => Outcome::one(record.to_output().with_key(out)),
-        })
+        Ok(SIDE.replace(record, out))
     }
 }
 

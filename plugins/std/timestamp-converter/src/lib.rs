@@ -199,11 +199,7 @@ fn schema_type(base: Option<&Value>, typ: &str, logical: Option<&str>) -> Value 
 
 impl Transform for TimestampConverter {
     fn apply(&mut self, record: &Record<'_>) -> Result<Outcome, Error> {
-        let data = match SIDE {
-            Side::Key => record.key(),
-            Side::Value => record.value(),
-        };
-        let Some(subject) = Subject::read(&data)? else { return Ok(Outcome::Keep) };
+        let Some(subject) = Subject::read(&SIDE.data(record))? else { return Ok(Outcome::Keep) };
         let (value, schema) = match &self.field {
             None => {
                 if subject.value.is_null() {
@@ -248,10 +244,7 @@ impl Transform for TimestampConverter {
             }
         };
         let out = subject.with(value, schema).into_payload();
-        Ok(match SIDE {
-            Side::Value => Outcome::Value(out),
-            Side::Key => Outcome::one(record.to_output().with_key(out)),
-        })
+        Ok(SIDE.replace(record, out))
     }
 }
 
