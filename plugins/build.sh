@@ -18,14 +18,20 @@ for dir in examples/rust/* testing/*; do
   build "$package"
   cp "target/wasm32-wasip2/release/${package//-/_}.wasm" "dist/$package.wasm"
 done
-# Kafka Connect's transforms: one file per class, `$Key` and `$Value` from the same crate.
+# Kafka Connect's standard library: one file per class. A crate with `key` and `value` features
+# (Connect's `$Key` / `$Value` classes) is built once for each; any other crate once.
 for dir in std/*/; do
   package=$(basename "$dir")
-  [ "$package" = connect-std ] && continue
-  for side in key value; do
-    build "$package" --features "$side"
-    cp "target/wasm32-wasip2/release/${package//-/_}.wasm" "dist/$package-$side.wasm"
-  done
+  grep -q cdylib "$dir/Cargo.toml" || continue # a library the plugins share
+  if grep -qx 'key = \[\]' "$dir/Cargo.toml"; then
+    for side in key value; do
+      build "$package" --features "$side"
+      cp "target/wasm32-wasip2/release/${package//-/_}.wasm" "dist/$package-$side.wasm"
+    done
+  else
+    build "$package"
+    cp "target/wasm32-wasip2/release/${package//-/_}.wasm" "dist/$package.wasm"
+  fi
 done
 # The hot-reload test swaps tagger 1.0.0 for 2.0.0 (same name, another version and output).
 mv dist/tagger.wasm dist/tagger-v1.wasm

@@ -5,16 +5,24 @@
 //! - `keep`: the plugin passes every record on (`keep`): the fixed cost of the boundary;
 //! - `field-edit`: rename a field and insert a field (the guest parses and re-serializes the JSON).
 //!
+//! - `JsonConverter`: Connect's JSON converter plugin (`plugins/std/json-converter`, schemas.enable=false)
+//!   reading each value into a typed value (the result crosses back into the host);
+//! - the 3-transform chain of Connect's transforms by class: ReplaceField$Value (rename) →
+//!   InsertField$Value (static field) → TimestampConverter$Value (epoch ms → formatted string).
+//!
 //! "native" is the same work in host Rust: cloning the record for `keep`; for the edit, the SDK's
-//! own `Value` code (compiled natively) parsing, editing and serializing, then a new record.
+//! own `Value` code (compiled natively) parsing, editing and serializing, then a new record; for
+//! the converter and the chain, `serde_json` on the same record.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use spillway::pipeline::record::SinkRecord;
+use spillway::wasm::bindings::converter::exports::spillway::plugin::conversion::{Converted, Part};
+use spillway::wasm::bindings::types::Data;
 use spillway::wasm::chain::{TransformChain, TransformFailure, TransformSpec};
-use spillway::wasm::{Registry, WasmSettings};
+use spillway::wasm::{Instance, Registry, WasmSettings, World, arena};
 
 #[path = "../../plugins/sdk/rust/src/value.rs"]
 #[allow(dead_code, unused_imports, missing_debug_implementations)]
@@ -56,12 +64,11 @@ fn events() -> Vec<SinkRecord> {
 
 /// One round: `BATCHES_PER_ROUND` batches, each a fresh copy of the input made before the clock
 /// starts (as a consumed batch would be); returns the time per record.
-fn round(run: &mut dyn FnMut(Vec<SinkRecord>) -> Outcomes, input: &[SinkRecord]) -> Duration {
+fn round(run: &mut dyn FnMut(Vec<SinkRecord>) -> usize, input: &[SinkRecord]) -> Duration {
     let batches: Vec<Vec<SinkRecord>> = (0..BATCHES_PER_ROUND).map(|_| input.to_vec()).collect();
     let start = Instant::now();
     for batch in batches {
-        let out = run(batch);
-        assert_eq!(out.len(), BATCH);
+        assert_eq!(run(batch), BATCH);
     }
     start.elapsed() / (BATCHES_PER_ROUND * BATCH) as u32
 }
@@ -69,8 +76,8 @@ fn round(run: &mut dyn FnMut(Vec<SinkRecord>) -> Outcomes, input: &[SinkRecord])
 /// Wasm and native rounds alternate (so drift of this shared machine hits both alike); returns the
 /// (median, fastest) round per record of each.
 fn compare(
-    wasm: &mut dyn FnMut(Vec<SinkRecord>) -> Outcomes,
-    native: &mut dyn FnMut(Vec<SinkRecord>) -> Outcomes,
+    wasm: &mut dyn FnMut(Vec<SinkRecord>) -> usize,
+    native: &mut dyn FnMut(Vec<SinkRecord>) -> usize,
     input: &[SinkRecord],
 ) -> [(Duration, Duration); 2] {
     for _ in 0..50 {
@@ -82,6 +89,56 @@ fn compare(
     w.sort();
     n.sort();
     [(w[ROUNDS / 2], w[0]), (n[ROUNDS / 2], n[0])]
+}
+
+/// Days since 1970-01-01 → (year, month, day) (Howard Hinnant's civil_from_days).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// The 3-transform chain in native Rust with serde_json.
+fn native_chain(records: Vec<SinkRecord>) -> Outcomes {
+    records
+        .iter()
+        .map(|r| {
+            let failure =
+                |message: String| TransformFailure { alias: "chain".into(), plugin: "native".into(), message };
+            let mut v: serde_json::Value =
+                serde_json::from_slice(r.value.as_deref().unwrap_or_default()).map_err(|e| failure(e.to_string()))?;
+            let o = v.as_object_mut().ok_or_else(|| failure("not an object".into()))?;
+            let t = o.remove("temperature").ok_or_else(|| failure("no temperature".into()))?;
+            o.insert("temp_c".into(), t);
+            o.insert("source".into(), "spillway".into());
+            let ms = o.get("ts").and_then(serde_json::Value::as_i64).ok_or_else(|| failure("no ts".into()))?;
+            let (secs, day) = (ms.div_euclid(1000), ms.div_euclid(86_400_000));
+            let (y, m, d) = civil(day);
+            let s = secs.rem_euclid(86_400);
+            let text = format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
+            o.insert("ts".into(), text.into());
+            Ok(vec![SinkRecord {
+                value: Some(serde_json::to_vec(&v).map_err(|e| failure(e.to_string()))?),
+                ..r.clone()
+            }])
+        })
+        .collect()
+}
+
+fn json_of(outcomes: &Outcomes) -> Vec<serde_json::Value> {
+    outcomes
+        .iter()
+        .map(|o| {
+            let records = o.as_ref().expect("no failures");
+            serde_json::from_slice(records[0].value.as_deref().expect("a value")).expect("JSON")
+        })
+        .collect()
 }
 
 fn native_keep(records: Vec<SinkRecord>) -> Outcomes {
@@ -111,11 +168,8 @@ fn main() {
     };
     let registry = Registry::open(&settings).expect("plugin runtime");
     let chain = |plugin: &str, config: &[(&str, &str)]| {
-        let spec = TransformSpec {
-            alias: "bench".into(),
-            reference: plugin.into(),
-            config: config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-        };
+        let spec =
+            TransformSpec::new("bench", plugin, config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
         TransformChain::new(registry.clone(), &[spec], "bench").expect("chain")
     };
     let input = events();
@@ -131,9 +185,55 @@ fn main() {
     assert_eq!(wasm_out, native_out, "the plugin and the native code must agree");
 
     let mut keep = chain("keep", &[]);
+
+    // Connect's JsonConverter as a plugin, next to serde_json reading the same bytes.
+    let json_plugin =
+        registry.resolve("org.apache.kafka.connect.json.JsonConverter", World::Converter).expect("make plugins");
+    let config = json_plugin.validate("", &[("schemas.enable".into(), "false".into())]).expect("settings");
+    let mut json_converter = Instance::new(&json_plugin, &config).expect("instance");
+    let mut wasm_json = |records: Vec<SinkRecord>| {
+        let answer = json_converter.convert(true, Part::Value, &arena::batch(&records, false)).expect("converts");
+        answer.results.iter().filter(|r| matches!(r, Converted::Ok(Data::Typed(_)))).count()
+    };
+    let mut native_json = |records: Vec<SinkRecord>| {
+        records
+            .iter()
+            .filter(|r| serde_json::from_slice::<serde_json::Value>(r.value.as_deref().unwrap_or_default()).is_ok())
+            .count()
+    };
+
+    // Three of Connect's transforms by class name, next to the same edits with serde_json.
+    let step = |alias: &str, class: &str, config: &[(&str, &str)]| {
+        TransformSpec::new(alias, class, config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    };
+    let specs = [
+        step("rename", "org.apache.kafka.connect.transforms.ReplaceField$Value", &[("renames", "temperature:temp_c")]),
+        step(
+            "stamp",
+            "org.apache.kafka.connect.transforms.InsertField$Value",
+            &[("static.field", "source"), ("static.value", "spillway")],
+        ),
+        step(
+            "time",
+            "org.apache.kafka.connect.transforms.TimestampConverter$Value",
+            &[("field", "ts"), ("target.type", "string"), ("format", "yyyy-MM-dd HH:mm:ss")],
+        ),
+    ];
+    let mut connect_chain = TransformChain::new(registry.clone(), &specs, "bench").expect("chain (make plugins)");
+    assert_eq!(
+        json_of(&connect_chain.apply(input.clone())),
+        json_of(&native_chain(input.clone())),
+        "the chain and the native code must agree"
+    );
+
     let rows = [
-        ("keep", compare(&mut |r| keep.apply(r), &mut native_keep, &input)),
-        ("field-edit (rename + insert)", compare(&mut |r| edit.apply(r), &mut native_edit, &input)),
+        ("keep", compare(&mut |r| keep.apply(r).len(), &mut |r| native_keep(r).len(), &input)),
+        ("field-edit (rename + insert)", compare(&mut |r| edit.apply(r).len(), &mut |r| native_edit(r).len(), &input)),
+        ("JsonConverter (bytes → typed)", compare(&mut wasm_json, &mut native_json, &input)),
+        (
+            "Connect chain (3 transforms)",
+            compare(&mut |r| connect_chain.apply(r).len(), &mut |r| native_chain(r).len(), &input),
+        ),
     ];
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     println!("per record, median of {ROUNDS} rounds (fastest round)");

@@ -200,6 +200,11 @@ fn payload(v: &Value) -> Option<Vec<u8>> {
         Value::Object(o) if o.len() == 1 && o.get("text").is_some_and(Value::is_string) => {
             Some(o["text"].as_str().unwrap_or_default().as_bytes().to_vec())
         }
+        Value::Object(o) if o.len() == 1 && o.get("base64").is_some_and(Value::is_string) => {
+            use base64::Engine as _;
+            let text = o["base64"].as_str().unwrap_or_default();
+            Some(base64::engine::general_purpose::STANDARD.decode(text).unwrap_or_else(|_| text.as_bytes().to_vec()))
+        }
         other => Some(other.to_string().into_bytes()),
     }
 }
@@ -207,9 +212,13 @@ fn payload(v: &Value) -> Option<Vec<u8>> {
 fn show(bytes: &Option<Vec<u8>>) -> Value {
     match bytes {
         None => Value::Null,
-        Some(b) => match serde_json::from_slice::<Value>(b) {
-            Ok(v) => v,
-            Err(_) => json!({"text": String::from_utf8_lossy(b)}),
+        Some(b) => match (serde_json::from_slice::<Value>(b), std::str::from_utf8(b)) {
+            (Ok(v), _) => v,
+            (Err(_), Ok(text)) => json!({"text": text}),
+            (Err(_), Err(_)) => {
+                use base64::Engine as _;
+                json!({"base64": base64::engine::general_purpose::STANDARD.encode(b)})
+            }
         },
     }
 }
@@ -223,8 +232,9 @@ fn output_record(r: &SinkRecord) -> Value {
 }
 
 /// Runs a plugin over `input` (JSON lines) as the host would, batched, with fault isolation for
-/// transforms. Records in, for transforms (one line per emitted record), converters (the value
-/// converted to typed and shown as JSON) and sink mappers (the mutations); rows in
+/// transforms. Records in (bytes as JSON text, `{"text": …}` or `{"base64": …}`), for transforms
+/// (one line per emitted record), converters (the value read to typed, shown as JSON with its
+/// `schema`, and the bytes it `written` back from that) and sink mappers (the mutations); rows in
 /// (`{"keyspace", "table", "cells": {...}, "write_time"}`) for source mappers. A record that failed
 /// is `{"offset": n, "error": "..."}`.
 pub fn plugin_test(file: &Path, config: Vec<(String, String)>, input: &str) -> Result<Vec<Value>, String> {
@@ -249,7 +259,7 @@ pub fn plugin_test(file: &Path, config: Vec<(String, String)>, input: &str) -> R
         let records = lines.iter().map(|(n, l)| input_record(l, *n, &mut topics)).collect::<Result<Vec<_>, _>>()?;
         match plugin.world {
             World::Transform => {
-                let spec = TransformSpec { alias: "test".into(), reference: plugin.id(), config };
+                let spec = TransformSpec::new("test", plugin.id(), config);
                 let mut chain =
                     TransformChain::new(registry.clone(), &[spec], "plugin-test").map_err(|e| e.to_string())?;
                 let offsets: Vec<i64> = records.iter().map(|r| r.offset).collect();
@@ -279,33 +289,58 @@ fn failed(offset: i64, message: &str) -> Value {
     json!({"offset": offset, "error": message})
 }
 
+/// A converter's answer per record: the value read (`to-typed`) as JSON with its schema, and the
+/// bytes it writes back (`from-typed` of what it read), or the error of either way.
 fn test_converter(
     plugin: &Arc<Plugin>,
     config: &[(String, String)],
     records: &[SinkRecord],
 ) -> Result<Vec<Value>, String> {
     use crate::wasm::bindings::converter::exports::spillway::plugin::conversion::{Converted, Part};
-    let answer = instance(plugin, config)?
-        .convert(true, Part::Value, &arena::batch(records, false))
-        .map_err(|e| e.to_string())?;
-    if answer.results.len() != records.len() {
-        return Err(format!("{} returned {} results for {} records", plugin.id(), answer.results.len(), records.len()));
-    }
-    answer
-        .results
-        .iter()
-        .zip(records)
-        .map(|(result, r)| match result {
+    let mut instance = instance(plugin, config)?;
+    let answer = instance.convert(true, Part::Value, &arena::batch(records, false)).map_err(|e| e.to_string())?;
+    let count = |n: usize| -> Result<(), String> {
+        if n == records.len() {
+            Ok(())
+        } else {
+            Err(format!("{} returned {n} results for {} records", plugin.id(), records.len()))
+        }
+    };
+    count(answer.results.len())?;
+    let mut lines = Vec::with_capacity(records.len());
+    let mut typed = Vec::with_capacity(records.len());
+    for (result, r) in answer.results.iter().zip(records) {
+        match result {
             Converted::Ok(data) => {
-                let value = match *data {
-                    Data::Typed(t) => arena::to_json(&answer.output, t.root, 0)?,
-                    ref other => show(&arena::data_bytes(&answer.output, other)?),
+                let (value, schema) = match *data {
+                    Data::Typed(t) => (
+                        arena::to_json(&answer.output, t.root, 0)?,
+                        t.schema.map(|s| arena::to_json(&answer.output, s, 0)).transpose()?,
+                    ),
+                    ref other => (show(&arena::data_bytes(&answer.output, other)?), None),
                 };
-                Ok(json!({"offset": r.offset, "value": value}))
+                lines.push(json!({"offset": r.offset, "value": value, "schema": schema}));
+                typed.push(*data);
             }
-            Converted::Fail(e) => Ok(failed(r.offset, &e.message)),
-        })
-        .collect()
+            Converted::Fail(e) => {
+                lines.push(failed(r.offset, &e.message));
+                typed.push(Data::Null);
+            }
+        }
+    }
+    let back = arena::batch_over(answer.output, typed, records);
+    let written = instance.convert(false, Part::Value, &back).map_err(|e| e.to_string())?;
+    count(written.results.len())?;
+    for (line, result) in lines.iter_mut().zip(&written.results) {
+        if line.get("error").is_some() {
+            continue;
+        }
+        line["written"] = match result {
+            Converted::Ok(data) => show(&arena::data_bytes(&written.output, data)?),
+            Converted::Fail(e) => json!({"error": e.message}),
+        };
+    }
+    Ok(lines)
 }
 
 fn test_sink_mapper(

@@ -2,6 +2,7 @@
 
 mod common;
 mod sink;
+mod sink_avro;
 mod sink_dialects;
 mod sink_errors;
 mod sink_tls;

@@ -55,11 +55,7 @@ fn records(values: &[&str]) -> Vec<SinkRecord> {
 }
 
 fn chain(registry: &Arc<Registry>, plugin: &str, config: &[(&str, &str)]) -> TransformChain {
-    let spec = TransformSpec {
-        alias: "t".into(),
-        reference: plugin.into(),
-        config: config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-    };
+    let spec = TransformSpec::new("t", plugin, config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
     TransformChain::new(registry.clone(), &[spec], "test").unwrap_or_else(|e| panic!("{plugin}: {e}"))
 }
 
@@ -215,11 +211,8 @@ fn broken_and_foreign_files_are_reported_and_disturb_nothing() {
 fn settings_are_checked_against_the_self_description() {
     let registry = registry(&["hostile.wasm", "field-edit.wasm"]);
     let refused = |plugin: &str, config: &[(&str, &str)]| -> String {
-        let spec = TransformSpec {
-            alias: "x".into(),
-            reference: plugin.into(),
-            config: config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-        };
+        let spec =
+            TransformSpec::new("x", plugin, config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
         TransformChain::new(registry.clone(), &[spec], "test").unwrap_err().to_string()
     };
     let e = refused("hostile", &[]);
@@ -398,4 +391,120 @@ fn host_imports_counters_and_the_schema_registry() {
     let out = &with[0].as_ref().unwrap()[0];
     let (_, schema) = out.headers.iter().find(|(k, _)| k == "schema").expect("schema header");
     assert_eq!(schema.as_deref(), Some(&b"\"string\""[..]));
+}
+
+/// Connect's predicates (`predicates=…`, `transforms.x.predicate`, `transforms.x.negate`): a
+/// transform applies only to the records its predicate selects; the others pass it unchanged.
+#[test]
+fn predicates_choose_the_records_a_transform_applies_to() {
+    use spillway::wasm::chain::PredicateSpec;
+    let registry =
+        registry(&["filter.wasm", "record-is-tombstone.wasm", "insert-field-value.wasm", "topic-name-matches.wasm"]);
+    let predicate = |name: &str, reference: &str, config: &[(&str, &str)], negate: bool| PredicateSpec {
+        name: name.into(),
+        reference: reference.into(),
+        config: config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        negate,
+    };
+    // Drop tombstones; stamp every record whose topic is NOT `audit-*`.
+    let mut drop = TransformSpec::new("drop", "Filter", Vec::new());
+    drop.predicate = Some(predicate("tomb", "RecordIsTombstone", &[], false));
+    let mut stamp = TransformSpec::new(
+        "stamp",
+        "org.apache.kafka.connect.transforms.InsertField$Value",
+        vec![("static.field".into(), "kind".into()), ("static.value".into(), "stamped".into())],
+    );
+    stamp.predicate = Some(predicate("audit", "TopicNameMatches", &[("pattern", "audit-.*")], true));
+    let mut chain = TransformChain::new(registry.clone(), &[drop, stamp], "test").expect("chain");
+
+    let mut input = records(&[r#"{"a":1}"#, "null", r#"{"a":3}"#]);
+    input[1].value = None;
+    input[2].topic = Arc::from("audit-log");
+    let out = chain.apply(input.clone());
+    assert_eq!(out.len(), 3);
+    let values: Vec<Vec<serde_json::Value>> = out
+        .iter()
+        .map(|r| {
+            r.as_ref()
+                .expect("no failures")
+                .iter()
+                .map(|rec| serde_json::from_slice(rec.value.as_deref().unwrap_or(b"null")).unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(values[0], vec![serde_json::json!({"a": 1, "kind": "stamped"})], "selected: transformed");
+    assert!(values[1].is_empty(), "the tombstone matched the predicate and was filtered out");
+    assert_eq!(values[2], vec![serde_json::json!({"a": 3})], "audit topic: negated predicate, passed unchanged");
+
+    // A predicate's own settings are checked like a transform's, under `predicates.<name>.`.
+    let mut bad = TransformSpec::new("drop", "Filter", Vec::new());
+    bad.predicate = Some(predicate("p", "TopicNameMatches", &[], false));
+    let err = TransformChain::new(registry.clone(), &[bad], "test").unwrap_err().to_string();
+    assert!(err.contains("predicates.p.pattern"), "{err}");
+    let mut wrong = TransformSpec::new("drop", "Filter", Vec::new());
+    wrong.predicate = Some(predicate("p", "no-such-predicate", &[], false));
+    let err = TransformChain::new(registry, &[wrong], "test").unwrap_err().to_string();
+    assert!(err.contains("predicates.p.type"), "{err}");
+}
+
+/// `GET /connector-plugins?connectorsOnly=false` lists Connect's standard library by class and type,
+/// and `GET /connector-plugins/{class}/config` gives each one's keys from its self-description.
+#[tokio::test]
+async fn connector_plugins_are_listed_as_connect_lists_them() {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use serde_json::{Value, json};
+    use spillway::rest::{RestState, router};
+    use tower::ServiceExt;
+
+    let registry = registry(&[
+        "json-converter.wasm",
+        "insert-field-value.wasm",
+        "topic-name-matches.wasm",
+        "readings-mapper.wasm",
+    ]);
+    let board = Arc::new(spillway::worker::status::StatusBoard::default());
+    let app = router(RestState::new(board, "127.0.0.1:8083".into(), registry));
+    let call = |uri: &str| {
+        let (app, uri) = (app.clone(), uri.to_string());
+        async move {
+            let response = app.oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+        }
+    };
+    let (code, only) = call("/connector-plugins").await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(only.as_array().unwrap().iter().all(|p| p["type"] == "sink"), "{only}");
+    assert!(
+        only.as_array().unwrap().iter().any(|p| p["class"] == "com.datastax.oss.kafka.sink.CassandraSinkConnector")
+    );
+
+    let (_, all) = call("/connector-plugins?connectorsOnly=false").await;
+    let of = |class: &str| all.as_array().unwrap().iter().find(|p| p["class"] == class).cloned();
+    assert_eq!(
+        of("org.apache.kafka.connect.json.JsonConverter"),
+        Some(json!({"class": "org.apache.kafka.connect.json.JsonConverter", "type": "converter", "version": "0.1.0"}))
+    );
+    assert_eq!(of("org.apache.kafka.connect.transforms.InsertField$Value").unwrap()["type"], "transformation");
+    assert_eq!(of("org.apache.kafka.connect.transforms.predicates.TopicNameMatches").unwrap()["type"], "predicate");
+    assert!(
+        all.as_array().unwrap().iter().all(|p| p["type"] != "sink-mapper"),
+        "Spillway's mappers are not Connect plugins"
+    );
+
+    let (code, keys) = call("/connector-plugins/InsertField$Value/config").await;
+    assert_eq!(code, StatusCode::OK);
+    let static_value = keys.as_array().unwrap().iter().find(|k| k["name"] == "static.value").expect("static.value");
+    assert_eq!(static_value["type"], "STRING");
+    assert_eq!(static_value["required"], false);
+    let (_, keys) = call("/connector-plugins/org.apache.kafka.connect.json.JsonConverter/config").await;
+    let schemas = keys.as_array().unwrap().iter().find(|k| k["name"] == "schemas.enable").expect("schemas.enable");
+    assert_eq!((schemas["type"].as_str(), schemas["default_value"].as_str()), (Some("BOOLEAN"), Some("true")));
+    let (_, keys) = call("/connector-plugins/com.datastax.oss.kafka.sink.CassandraSinkConnector/config").await;
+    assert!(keys.as_array().unwrap().iter().any(|k| k["name"] == "contactPoints"), "{keys}");
+    let (code, body) = call("/connector-plugins/com.acme.Nope/config").await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    assert_eq!(body["error_code"], 404);
 }

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Starts and stops the real services the tests, the demo and the benchmarks use: one Apache Kafka node
-# (KRaft) and one Apache Cassandra node, both run from Maven Central jars on 127.0.0.1, no Docker.
+# (KRaft), one Apache Cassandra node and a schema registry with Confluent's REST API (Apicurio
+# Registry, in memory), all run from Maven Central artifacts on 127.0.0.1, no Docker.
 #
 #   services.sh up      resolve jars (cached), start what is not running, wait until ready, write services.env
 #   services.sh down    stop what we started, by recorded PID
-#   services.sh stop S  stop one service (kafka | cassandra), for fault tests; `up` starts it again
+#   services.sh stop S  stop one service (kafka | cassandra | registry), for fault tests; `up` starts it again
 #   services.sh status  one line per service
 #   services.sh jars    only resolve the jars
 #
 # Everything lives under $SPILLWAY_RUN_DIR (default: <repo>/.run): jars/, kafka/, cassandra/, tls/, services.env.
 # Cassandra accepts plain and TLS clients on the same port; tls/ holds its certificate (for 127.0.0.1),
 # trust stores for it in JKS, PKCS#12 and PEM (password "changeit"), and an unrelated certificate.
-# Ports can be moved with KAFKA_PORT, KAFKA_CONTROLLER_PORT, CASSANDRA_PORT, CASSANDRA_STORAGE_PORT.
+# Ports can be moved with KAFKA_PORT, KAFKA_CONTROLLER_PORT, CASSANDRA_PORT, CASSANDRA_STORAGE_PORT,
+# REGISTRY_PORT.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,8 +23,10 @@ KAFKA_PORT=${KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
 CASSANDRA_PORT=${CASSANDRA_PORT:-9042}
 CASSANDRA_STORAGE_PORT=${CASSANDRA_STORAGE_PORT:-7000}
+REGISTRY_PORT=${REGISTRY_PORT:-8081}
 KAFKA_READY_TIMEOUT=${KAFKA_READY_TIMEOUT:-120}
 CASSANDRA_READY_TIMEOUT=${CASSANDRA_READY_TIMEOUT:-240}
+REGISTRY_READY_TIMEOUT=${REGISTRY_READY_TIMEOUT:-120}
 
 say() { printf '[services] %s\n' "$*"; }
 die() { printf '[services] error: %s\n' "$*" >&2; exit 1; }
@@ -38,15 +42,16 @@ render() { # template → file, substituting @NAME@ placeholders
       -e "s|@CASSANDRA_PORT@|$CASSANDRA_PORT|g" -e "s|@CASSANDRA_STORAGE_PORT@|$CASSANDRA_STORAGE_PORT|g" "$1" > "$2"
 }
 
-resolve_jars() { # $1 = kafka | cassandra; reuses ~/.m2 and skips entirely when the pom is unchanged
-  local svc=$1 pom="$HERE/$1/pom.xml" dir="$RUN/jars/$1" stamp
+resolve_jars() { # $1 = kafka | cassandra | registry; reuses ~/.m2 and skips entirely when the pom is unchanged
+  local svc=$1 pom="$HERE/$1/pom.xml" dir="$RUN/jars/$1" stamp goal=copy-dependencies
+  [ "$svc" = registry ] && goal=unpack-dependencies # a distribution zip
   stamp=$(sha256sum "$pom" | cut -d' ' -f1)
   if [ -f "$dir/.resolved" ] && [ "$(cat "$dir/.resolved")" = "$stamp" ]; then return 0; fi
   command -v mvn >/dev/null || die "mvn is not installed; it resolves the $svc jars from Maven Central"
   local t0; t0=$(now)
   say "resolving $svc jars with Maven ($pom)"
   rm -rf "$dir"; mkdir -p "$dir"
-  if ! mvn -q -B -f "$pom" dependency:copy-dependencies -DoutputDirectory="$dir" -DincludeScope=runtime \
+  if ! mvn -q -B -f "$pom" "dependency:$goal" -DoutputDirectory="$dir" -DincludeScope=runtime \
       > "$RUN/jars/$svc-mvn.log" 2>&1; then
     tail -n 30 "$RUN/jars/$svc-mvn.log" >&2
     die "Maven could not resolve the $svc jars (full log: $RUN/jars/$svc-mvn.log)"
@@ -156,10 +161,27 @@ start_cassandra() {
   CASSANDRA_T0=$t0
 }
 
+start_registry() {
+  local dir="$RUN/registry" t0 jar
+  if alive registry && port_open "$REGISTRY_PORT"; then say "registry already running (pid $(pid_of registry))"; return 0; fi
+  check_port_free registry "$REGISTRY_PORT" REGISTRY_PORT
+  jar=$(find "$RUN/jars/registry" -maxdepth 1 -name '*-runner.jar' -print)
+  [ -n "$jar" ] || die "no *-runner.jar in $RUN/jars/registry; remove the directory and run up again"
+  mkdir -p "$dir"
+  t0=$(now)
+  : > "$dir/registry.log"
+  setsid java -Xms64m -Xmx384m -XX:+UseSerialGC -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
+    -Dquarkus.log.level=WARN -Dquarkus.log.category.\"io.quarkus\".level=INFO -jar "$jar" >> "$dir/registry.log" 2>&1 < /dev/null &
+  echo $! > "$dir/pid"
+  say "registry starting (pid $!), log: $dir/registry.log"
+  REGISTRY_T0=$t0
+}
+
 write_env() {
   cat > "$RUN/services.env" <<ENV
 KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
 CASSANDRA_HOSTS=127.0.0.1:$CASSANDRA_PORT
+SCHEMA_REGISTRY_URL=http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7
 ENV
 }
 
@@ -168,10 +190,13 @@ up() {
   mkdir -p "$RUN/jars"
   resolve_jars kafka
   resolve_jars cassandra
-  KAFKA_T0="" CASSANDRA_T0=""
-  start_cassandra   # the slower one first, so the two start in parallel
+  resolve_jars registry
+  KAFKA_T0="" CASSANDRA_T0="" REGISTRY_T0=""
+  start_cassandra   # the slower one first, so they start in parallel
   start_kafka
+  start_registry
   [ -z "$KAFKA_T0" ] || wait_ready kafka "$KAFKA_PORT" "Kafka Server started" "$KAFKA_READY_TIMEOUT" "$KAFKA_T0"
+  [ -z "$REGISTRY_T0" ] || wait_ready registry "$REGISTRY_PORT" "started in" "$REGISTRY_READY_TIMEOUT" "$REGISTRY_T0"
   [ -z "$CASSANDRA_T0" ] || wait_ready cassandra "$CASSANDRA_PORT" "Startup complete" "$CASSANDRA_READY_TIMEOUT" "$CASSANDRA_T0"
   write_env
   say "services up; environment in $RUN/services.env"
@@ -193,12 +218,12 @@ stop_one() {
   rm -f "$RUN/$svc/pid"
 }
 
-down() { stop_one kafka; stop_one cassandra; rm -f "$RUN/services.env"; }
+down() { stop_one kafka; stop_one cassandra; stop_one registry; rm -f "$RUN/services.env"; }
 
 status() {
   local svc port
-  for svc in kafka cassandra; do
-    [ "$svc" = kafka ] && port=$KAFKA_PORT || port=$CASSANDRA_PORT
+  for svc in kafka cassandra registry; do
+    case $svc in kafka) port=$KAFKA_PORT ;; cassandra) port=$CASSANDRA_PORT ;; *) port=$REGISTRY_PORT ;; esac
     if alive "$svc"; then say "$svc: running (pid $(pid_of "$svc")), port $port $(port_open "$port" && echo open || echo closed)"
     else say "$svc: stopped"; fi
   done
@@ -208,8 +233,8 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   stop)
-    case "${2:-}" in kafka | cassandra) stop_one "$2" ;; *) echo "usage: $0 stop kafka|cassandra" >&2; exit 2 ;; esac ;;
+    case "${2:-}" in kafka | cassandra | registry) stop_one "$2" ;; *) echo "usage: $0 stop kafka|cassandra|registry" >&2; exit 2 ;; esac ;;
   status) status ;;
-  jars) mkdir -p "$RUN/jars"; resolve_jars kafka; resolve_jars cassandra ;;
+  jars) mkdir -p "$RUN/jars"; resolve_jars kafka; resolve_jars cassandra; resolve_jars registry ;;
   *) echo "usage: $0 up|down|stop <service>|status|jars" >&2; exit 2 ;;
 esac

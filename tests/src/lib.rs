@@ -66,14 +66,16 @@ impl From<(Option<String>, Option<Vec<u8>>)> for TestRecord {
     }
 }
 
-/// Where the services are: `KAFKA_BOOTSTRAP` / `CASSANDRA_HOSTS` from the environment, else from
-/// `.run/services.env` (written by `make up`).
+/// Where the services are: `KAFKA_BOOTSTRAP` / `CASSANDRA_HOSTS` / `SCHEMA_REGISTRY_URL` from the
+/// environment, else from `.run/services.env` (written by `make up`).
 #[derive(Debug, Clone)]
 pub struct Services {
     /// Kafka bootstrap servers.
     pub kafka_bootstrap: String,
     /// Cassandra `host:port`.
     pub cassandra_host: String,
+    /// The schema registry's base URL (Confluent's REST API).
+    pub schema_registry_url: String,
 }
 
 impl Services {
@@ -97,6 +99,7 @@ impl Services {
         Self {
             kafka_bootstrap: get("KAFKA_BOOTSTRAP"),
             cassandra_host: cassandra.split(',').next().unwrap_or_default().to_string(),
+            schema_registry_url: get("SCHEMA_REGISTRY_URL"),
         }
     }
 

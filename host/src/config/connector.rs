@@ -3,7 +3,7 @@
 
 use super::{ConfigError, Settings};
 use crate::pipeline::convert::ConverterConfig;
-use crate::wasm::chain::TransformSpec;
+use crate::wasm::chain::{PredicateSpec, TransformSpec};
 
 /// Keys common to all connectors; the connector adds its own to decide what is unknown.
 pub const COMMON_KEYS: &[&str] = &[
@@ -18,6 +18,7 @@ pub const COMMON_KEYS: &[&str] = &[
     "errors.log.enable",
     "errors.log.include.messages",
     "transforms",
+    "predicates",
 ];
 /// Connect keys accepted for compatibility that have no effect in this version (reported, with why).
 pub const INERT_KEYS: &[(&str, &str)] =
@@ -30,6 +31,7 @@ pub const COMMON_PREFIXES: &[&str] = &[
     "consumer.override.",
     "producer.override.",
     "transforms.",
+    "predicates.",
 ];
 
 /// What happens to a record that cannot be converted or mapped (`errors.tolerance`).
@@ -122,12 +124,23 @@ impl ConnectorConfig {
     }
 }
 
-/// Reads `transforms=a,b` and each `transforms.<alias>.type` plus its settings. Predicates come
-/// with the standard library of transforms; until then they are refused, since ignoring one would
-/// transform records the user meant to leave alone.
+/// Reads `transforms=a,b` and each `transforms.<alias>.type` plus its settings, and the predicates
+/// (`predicates=p`, `predicates.p.type`, `transforms.<alias>.predicate`, `transforms.<alias>.negate`).
 fn transform_specs(settings: &Settings) -> Result<Vec<TransformSpec>, ConfigError> {
-    if settings.non_blank("predicates").is_some() {
-        return Err(ConfigError::invalid("predicates", "predicates are not available in this version; remove the key"));
+    let names = settings.non_blank("predicates").map(super::split_list).unwrap_or_default();
+    let mut predicates: Vec<PredicateSpec> = Vec::with_capacity(names.len());
+    for name in names {
+        if predicates.iter().any(|p| p.name == name) {
+            return Err(ConfigError::invalid("predicates", format!("predicate '{name}' is listed twice")));
+        }
+        let prefix = format!("predicates.{name}.");
+        let own = settings.with_prefix(&prefix);
+        let reference = own
+            .non_blank("type")
+            .ok_or_else(|| ConfigError::missing(format!("{prefix}type"), "the predicate's plugin name (or class)"))?
+            .to_string();
+        let config = own.0.iter().filter(|(k, _)| *k != "type").map(|(k, v)| (k.clone(), v.clone())).collect();
+        predicates.push(PredicateSpec { name, reference, config, negate: false });
     }
     let aliases = settings.non_blank("transforms").map(super::split_list).unwrap_or_default();
     let mut specs: Vec<TransformSpec> = Vec::with_capacity(aliases.len());
@@ -143,16 +156,45 @@ fn transform_specs(settings: &Settings) -> Result<Vec<TransformSpec>, ConfigErro
                 ConfigError::missing(format!("{prefix}type"), "the transform's plugin name (or class alias)")
             })?
             .to_string();
-        for key in ["predicate", "negate"] {
-            if own.non_blank(key).is_some() {
+        let negate = match own.non_blank("negate") {
+            None => None,
+            Some(v) if v.trim().eq_ignore_ascii_case("true") => Some(true),
+            Some(v) if v.trim().eq_ignore_ascii_case("false") => Some(false),
+            Some(v) => {
                 return Err(ConfigError::invalid(
-                    format!("{prefix}{key}"),
-                    "predicates are not available in this version",
+                    format!("{prefix}negate"),
+                    format!("'{v}' is not a boolean (true or false)"),
                 ));
             }
-        }
-        let config = own.0.iter().filter(|(k, _)| *k != "type").map(|(k, v)| (k.clone(), v.clone())).collect();
-        specs.push(TransformSpec { alias, reference, config });
+        };
+        let predicate = match own.non_blank("predicate") {
+            None if negate.is_some() => {
+                return Err(ConfigError::invalid(
+                    format!("{prefix}negate"),
+                    format!("has no effect without {prefix}predicate; set the predicate or remove the key"),
+                ));
+            }
+            None => None,
+            Some(name) => {
+                let name = name.trim();
+                let found = predicates.iter().find(|p| p.name == name).ok_or_else(|| {
+                    ConfigError::invalid(
+                        format!("{prefix}predicate"),
+                        format!(
+                            "predicate '{name}' is not defined: list it in 'predicates' and set predicates.{name}.type"
+                        ),
+                    )
+                })?;
+                Some(PredicateSpec { negate: negate.unwrap_or(false), ..found.clone() })
+            }
+        };
+        let config = own
+            .0
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "type" | "predicate" | "negate"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        specs.push(TransformSpec { alias, reference, config, predicate });
     }
     Ok(specs)
 }
@@ -215,15 +257,58 @@ mod tests {
             (vec![("transforms", "a,a"), ("transforms.a.type", "k")], "listed twice"),
             (
                 vec![("transforms", "a"), ("transforms.a.type", "k"), ("transforms.a.predicate", "p")],
-                "transforms.a.predicate",
+                "predicate 'p' is not defined",
             ),
-            (vec![("predicates", "p")], "predicates"),
+            (
+                vec![("transforms", "a"), ("transforms.a.type", "k"), ("transforms.a.negate", "true")],
+                "transforms.a.negate",
+            ),
+            (
+                vec![
+                    ("transforms", "a"),
+                    ("transforms.a.type", "k"),
+                    ("transforms.a.predicate", "p"),
+                    ("transforms.a.negate", "yes"),
+                    ("predicates", "p"),
+                    ("predicates.p.type", "q"),
+                ],
+                "'yes' is not a boolean",
+            ),
+            (vec![("predicates", "p")], "predicates.p.type"),
+            (vec![("predicates", "p,p"), ("predicates.p.type", "q")], "listed twice"),
         ] {
             let mut all = vec![("name", "s"), ("connector.class", "x")];
             all.extend(pairs);
             let err = config(&all).unwrap_err().to_string();
             assert!(err.contains(needle), "{err}");
         }
+    }
+
+    #[test]
+    fn predicates_attach_to_their_transforms() {
+        let c = config(&[
+            ("name", "s"),
+            ("connector.class", "x"),
+            ("transforms", "drop,tag"),
+            ("transforms.drop.type", "Filter"),
+            ("transforms.drop.predicate", "tomb"),
+            ("transforms.tag.type", "InsertField$Value"),
+            ("transforms.tag.static.field", "f"),
+            ("transforms.tag.predicate", "orders"),
+            ("transforms.tag.negate", "true"),
+            ("predicates", "tomb,orders"),
+            ("predicates.tomb.type", "RecordIsTombstone"),
+            ("predicates.orders.type", "TopicNameMatches"),
+            ("predicates.orders.pattern", "orders.*"),
+        ])
+        .unwrap();
+        let p = c.transforms[0].predicate.as_ref().unwrap();
+        assert_eq!((p.name.as_str(), p.reference.as_str(), p.negate), ("tomb", "RecordIsTombstone", false));
+        let p = c.transforms[1].predicate.as_ref().unwrap();
+        assert_eq!((p.name.as_str(), p.negate), ("orders", true));
+        assert_eq!(p.config, vec![("pattern".to_string(), "orders.*".to_string())]);
+        assert_eq!(c.transforms[1].config, vec![("static.field".to_string(), "f".to_string())]);
+        assert!(c.unknown_key_warnings(&[], &[]).is_empty());
     }
 
     #[test]

@@ -14,7 +14,8 @@ pub enum ConnectorKind {
     CassandraSource,
 }
 
-const SINK_CLASSES: &[&str] = &[
+/// `connector.class` values of the Cassandra sink (Spillway's, Lenses' and DataStax's names).
+pub const SINK_CLASSES: &[&str] = &[
     "spillway.CassandraSink",
     "CassandraSink",
     "io.lenses.streamreactor.connect.cassandra.sink.CassandraSinkConnector",

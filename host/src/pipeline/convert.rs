@@ -1,8 +1,13 @@
 //! Converters: record bytes → a typed value, under Kafka Connect's converter class names.
 //!
-//! This version ships Connect's `JsonConverter` (with or without the `{"schema","payload"}` envelope)
-//! and `StringConverter` natively; user converters as Wasm plugins come with the plugin runtime.
+//! Connect's `JsonConverter` (with or without the `{"schema","payload"}` envelope), `StringConverter`
+//! and `ByteArrayConverter` are built in: the sink reads only the fields it maps, straight from the
+//! bytes. The same classes exist as Wasm plugins in `plugins/std/` (for `spillway plugin test`, other
+//! hosts, and as the reference the built-ins are checked against). Any other class is a converter
+//! plugin (e.g. `io.confluent.connect.avro.AvroConverter`), run by `wasm::converter` ahead of the
+//! transforms; what it leaves is JSON, read here as [`Converter::Plugin`].
 
+use base64::Engine as _;
 use serde_json::Value;
 
 use super::json::Doc;
@@ -12,6 +17,8 @@ use crate::config::{ConfigError, Settings};
 pub const JSON_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
 /// Connect's string converter class.
 pub const STRING_CONVERTER: &str = "org.apache.kafka.connect.storage.StringConverter";
+/// Connect's byte array converter class.
+pub const BYTE_ARRAY_CONVERTER: &str = "org.apache.kafka.connect.converters.ByteArrayConverter";
 
 /// A converter as configured: its class and its own settings (`<prefix>.*`, prefix removed).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +52,10 @@ pub enum Converter {
     },
     /// UTF-8 text, as a string value.
     String,
+    /// The bytes as they are (a BYTES value: base64 text in JSON, a `blob` in Cassandra).
+    ByteArray,
+    /// A converter plugin already turned the bytes into JSON (an envelope when it had a schema).
+    Plugin,
 }
 
 /// A record's bytes could not be converted.
@@ -53,23 +64,19 @@ pub enum Converter {
 pub struct ConversionError(pub String);
 
 impl Converter {
-    /// Builds the converter named by `config`; `key` names the setting in errors.
+    /// Builds the converter named by `config`; `key` names the setting in errors. A class that is
+    /// not built in is [`Converter::Plugin`]: the task resolves it in the plugin registry.
     pub fn build(config: &ConverterConfig, key: &str) -> Result<Self, ConfigError> {
-        match config.class.rsplit('.').next().unwrap_or_default() {
-            "JsonConverter" => {
+        match config.class.as_str() {
+            JSON_CONVERTER | "JsonConverter" => {
                 let schemas_enable = config.settings.bool_or("schemas.enable", true).map_err(|_| {
                     ConfigError::invalid(format!("{key}.schemas.enable"), "is not a boolean (true or false)")
                 })?;
                 Ok(Self::Json { schemas_enable })
             }
-            "StringConverter" => Ok(Self::String),
-            _ => Err(ConfigError::invalid(
-                key,
-                format!(
-                    "converter '{}' is not available in this version; use {JSON_CONVERTER} or {STRING_CONVERTER}",
-                    config.class
-                ),
-            )),
+            STRING_CONVERTER | "StringConverter" => Ok(Self::String),
+            BYTE_ARRAY_CONVERTER | "ByteArrayConverter" => Ok(Self::ByteArray),
+            _ => Ok(Self::Plugin),
         }
     }
 
@@ -78,7 +85,26 @@ impl Converter {
     pub fn to_doc<'a>(&self, bytes: Option<&'a [u8]>) -> Result<Option<Doc<'a>>, ConversionError> {
         let Some(bytes) = bytes else { return Ok(None) };
         match self {
-            Self::String => self.to_value(Some(bytes)).map(|v| v.map(Doc::Value)),
+            Self::String | Self::ByteArray => self.to_value(Some(bytes)).map(|v| v.map(Doc::Value)),
+            Self::Plugin => {
+                let doc = Doc::parse(bytes).map_err(|e| ConversionError(format!("converter output: {e}")))?;
+                let payload = match &doc {
+                    Doc::Object(fields)
+                        if fields.len() == 2
+                            && fields.iter().any(|(k, v)| k == "schema" && v.get().starts_with('{')) =>
+                    {
+                        fields.iter().find(|(k, _)| k == "payload").map(|(_, v)| *v)
+                    }
+                    _ => None,
+                };
+                match payload {
+                    None => Ok(Some(doc)),
+                    Some(p) if p.get() == "null" => Ok(None),
+                    Some(p) => {
+                        Doc::from_raw(p).map(Some).map_err(|e| ConversionError(format!("converter output: {e}")))
+                    }
+                }
+            }
             Self::Json { schemas_enable: false } => {
                 Doc::parse(bytes).map(Some).map_err(|e| ConversionError(format!("JsonConverter: {e}")))
             }
@@ -109,6 +135,10 @@ impl Converter {
     pub fn to_value(&self, bytes: Option<&[u8]>) -> Result<Option<Value>, ConversionError> {
         let Some(bytes) = bytes else { return Ok(None) };
         match self {
+            Self::ByteArray => Ok(Some(Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)))),
+            Self::Plugin => crate::wasm::converter::read_converted(bytes)
+                .map(|v| Some(v).filter(|v| !v.is_null()))
+                .map_err(|e| ConversionError(format!("converter output: {e}"))),
             Self::String => std::str::from_utf8(bytes)
                 .map(|s| Some(Value::String(s.to_string())))
                 .map_err(|e| ConversionError(format!("StringConverter: the bytes are not UTF-8: {e}"))),
@@ -174,12 +204,24 @@ mod tests {
     }
 
     #[test]
+    fn plugin_output_is_read_with_or_without_an_envelope() {
+        let p = Converter::Plugin;
+        let envelope = br#"{"schema":{"type":"struct"},"payload":{"a":2}}"#;
+        assert_eq!(p.to_value(Some(envelope)).unwrap(), Some(json!({"a": 2})));
+        assert_eq!(p.to_doc(Some(envelope)).unwrap().unwrap().to_value().unwrap(), json!({"a": 2}));
+        assert_eq!(p.to_value(Some(br#"{"a":1}"#)).unwrap(), Some(json!({"a": 1})));
+        assert_eq!(p.to_doc(Some(br#"{"a":1}"#)).unwrap().unwrap().to_value().unwrap(), json!({"a": 1}));
+        assert!(p.to_doc(Some(br#"{"schema":{},"payload":null}"#)).unwrap().is_none());
+    }
+
+    #[test]
     fn string_and_unknown() {
         let s = Converter::build(&config(STRING_CONVERTER, &[]), "key.converter").unwrap();
         assert_eq!(s.to_value(Some(b"k1")).unwrap(), Some(json!("k1")));
         assert!(s.to_value(Some(&[0xff])).unwrap_err().0.contains("UTF-8"));
-        let err = Converter::build(&config("com.acme.Fancy", &[]), "value.converter").unwrap_err().to_string();
-        assert!(err.contains("value.converter") && err.contains("com.acme.Fancy"), "{err}");
+        assert_eq!(Converter::build(&config("com.acme.Fancy", &[]), "value.converter").unwrap(), Converter::Plugin);
+        let bytes = Converter::build(&config(BYTE_ARRAY_CONVERTER, &[]), "value.converter").unwrap();
+        assert_eq!(bytes.to_value(Some(&[1, 2])).unwrap(), Some(json!("AQI=")));
         let err = Converter::build(&config(JSON_CONVERTER, &[("schemas.enable", "maybe")]), "value.converter")
             .unwrap_err()
             .to_string();

@@ -1,13 +1,16 @@
 //! The REST API, shaped as Kafka Connect's: `router(state)`; errors are `{"error_code", "message"}`.
 //!
 //! This version serves the read side a standalone worker needs: `/`, `/health`, `/connectors`,
-//! `/connectors/{c}`, `/connectors/{c}/status`, `/connectors/{c}/tasks/{t}/status`, and Spillway's
-//! own `/plugins` (the Wasm plugins in `plugin.path`, and files that were rejected, with why).
+//! `/connectors/{c}`, `/connectors/{c}/status`, `/connectors/{c}/tasks/{t}/status`,
+//! `/connector-plugins` (`?connectorsOnly=false` adds the converters, transformations and predicates
+//! of `plugin.path`), `/connector-plugins/{class}/config` (from each plugin's self-description), and
+//! Spillway's own `/plugins` (the Wasm plugins in `plugin.path`, and files that were rejected, with
+//! why).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use axum::extract::{Path, State as AxumState};
+use axum::extract::{Path, Query, State as AxumState};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -15,7 +18,7 @@ use axum::{Json, Router};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde_json::{Value, json};
 
-use crate::wasm::Registry;
+use crate::wasm::{Registry, World};
 use crate::worker::status::{ConnectorStatus, StatusBoard, TaskStatus};
 
 /// What the handlers read.
@@ -75,6 +78,8 @@ pub fn router(state: RestState) -> Router {
         .route("/connectors/{name}", get(get_connector))
         .route("/connectors/{name}/status", get(connector_status))
         .route("/connectors/{name}/tasks/{task}/status", get(task_status))
+        .route("/connector-plugins", get(connector_plugins))
+        .route("/connector-plugins/{class}/config", get(connector_plugin_config))
         .route("/plugins", get(plugins))
         .fallback(|| async { ApiError::not_found("HTTP 404 Not Found".into()) })
         .with_state(state)
@@ -155,6 +160,98 @@ async fn plugins(AxumState(state): AxumState<RestState>) -> Json<Value> {
     plugins
         .sort_by(|a, b| (a["name"].as_str(), a["version"].as_str()).cmp(&(b["name"].as_str(), b["version"].as_str())));
     Json(json!({"plugins": plugins, "files": state.registry.files()}))
+}
+
+/// Connect's plugin type of a Wasm plugin: converters, transformations, and predicates (transform
+/// plugins under Connect's `…transforms.predicates.` package). Mappers are Spillway's own: `None`.
+fn connect_plugin_type(plugin: &crate::wasm::Plugin) -> Option<&'static str> {
+    match plugin.world {
+        World::Converter => Some("converter"),
+        World::Transform if plugin.descriptor.name.contains(".predicates.") => Some("predicate"),
+        World::Transform => Some("transformation"),
+        World::SinkMapper | World::SourceMapper => None,
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct PluginsQuery {
+    #[serde(rename = "connectorsOnly")]
+    connectors_only: Option<bool>,
+}
+
+/// `GET /connector-plugins`: the connector classes (and, with `connectorsOnly=false`, the Wasm
+/// converters, transformations and predicates), each `{"class", "type", "version"}`.
+async fn connector_plugins(AxumState(state): AxumState<RestState>, Query(query): Query<PluginsQuery>) -> Json<Value> {
+    let version = env!("CARGO_PKG_VERSION");
+    let mut out: Vec<Value> = crate::connectors::SINK_CLASSES
+        .iter()
+        .filter(|c| c.contains('.'))
+        .map(|c| json!({"class": c, "type": "sink", "version": version}))
+        .collect();
+    if query.connectors_only == Some(false) {
+        let mut plugins: Vec<Value> = state
+            .registry
+            .plugins()
+            .iter()
+            .filter_map(|p| {
+                let kind = connect_plugin_type(p)?;
+                Some(json!({"class": p.descriptor.name, "type": kind, "version": p.descriptor.version}))
+            })
+            .collect();
+        plugins
+            .sort_by(|a, b| (a["type"].as_str(), a["class"].as_str()).cmp(&(b["type"].as_str(), b["class"].as_str())));
+        out.extend(plugins);
+    }
+    Json(Value::Array(out))
+}
+
+/// `GET /connector-plugins/{class}/config`: Connect's `ConfigKeyInfo` list, from the plugin's
+/// self-description (a Wasm plugin named by class, alias or `name@version`) or the connector's keys.
+async fn connector_plugin_config(
+    AxumState(state): AxumState<RestState>,
+    Path(class): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let key = |name: &str, typ: &str, default: Option<&str>, required: bool, doc: &str, order: usize| {
+        json!({
+            "name": name, "type": typ, "required": required, "default_value": default,
+            "importance": if required { "HIGH" } else { "MEDIUM" }, "documentation": doc, "group": null,
+            "width": "NONE", "display_name": name, "dependents": [], "order": order,
+        })
+    };
+    if crate::connectors::SINK_CLASSES.contains(&class.as_str()) {
+        let keys = crate::connectors::sink::config_keys();
+        let doc = "See docs/configuration.md.";
+        return Ok(Json(Value::Array(
+            keys.iter().enumerate().map(|(i, k)| key(k, "STRING", None, false, doc, i + 1)).collect(),
+        )));
+    }
+    let found = [World::Converter, World::Transform]
+        .into_iter()
+        .find_map(|world| state.registry.resolve(&class, world).ok())
+        .filter(|p| connect_plugin_type(p).is_some())
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "Failed to find any class that implements Connector and which name matches {class}"
+            ))
+        })?;
+    let params = &found.descriptor.params;
+    Ok(Json(Value::Array(
+        params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let typ = serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_uppercase));
+                key(
+                    &p.name,
+                    typ.as_deref().unwrap_or("STRING"),
+                    p.default.as_deref(),
+                    p.required,
+                    &p.documentation,
+                    i + 1,
+                )
+            })
+            .collect(),
+    )))
 }
 
 #[cfg(test)]

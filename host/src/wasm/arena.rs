@@ -150,6 +150,25 @@ pub fn batch(records: &[SinkRecord], typed: bool) -> Batch {
     b.finish()
 }
 
+/// A batch over an arena a converter returned: each record of `origin` with `values[i]` (data of
+/// that arena) as its value, for the way back (`from-typed`). Keys and headers are left out.
+pub fn batch_over(arena: Arena, values: Vec<Data>, origin: &[SinkRecord]) -> Batch {
+    let mut b = BatchBuilder { arena, ..BatchBuilder::new(false) };
+    for (r, value) in origin.iter().zip(values) {
+        let topic = b.span(r.topic.as_bytes());
+        b.records.push(KafkaRecord {
+            topic,
+            partition: r.partition,
+            offset: r.offset,
+            timestamp: r.timestamp_ms,
+            key: Data::Null,
+            value,
+            headers: Range { first: 0, len: 0 },
+        });
+    }
+    b.finish()
+}
+
 fn slice(arena: &Arena, span: Span) -> Result<&[u8], String> {
     let start = span.offset as usize;
     arena.bytes.get(start..start.saturating_add(span.len as usize)).ok_or_else(|| {

@@ -1,5 +1,8 @@
 //! A connector's transforms (`transforms=a,b`, `transforms.a.type=<plugin>[@version]`), applied in
-//! order to each batch. A trap, a deadline or a memory overrun costs only the batch in flight: the
+//! order to each batch. A transform with a predicate (`transforms.a.predicate=p`,
+//! `predicates.p.type=…`, `transforms.a.negate`) applies only to the records the predicate selects;
+//! the others pass it unchanged. A predicate is a transform-world plugin that keeps a record it
+//! matches and drops one it does not. A trap, a deadline or a memory overrun costs only the batch in flight: the
 //! step re-instantiates its plugin and bisects the batch until it has the offending records, which
 //! go to the error policy; every other record goes on. A replaced plugin file takes effect at the
 //! next batch.
@@ -10,6 +13,7 @@ use tracing::{info, warn};
 
 use super::World;
 use super::arena::{self, StepOutcome};
+use super::converter::ConverterStep;
 use super::plugin::{Instance, Plugin};
 use super::registry::Registry;
 use crate::config::ConfigError;
@@ -25,8 +29,34 @@ pub struct TransformSpec {
     pub alias: String,
     /// `transforms.<alias>.type`: a plugin name or `name@version`.
     pub reference: String,
-    /// `transforms.<alias>.*` without `type` (prefix removed).
+    /// `transforms.<alias>.*` without `type`, `predicate` and `negate` (prefix removed).
     pub config: Vec<(String, String)>,
+    /// `transforms.<alias>.predicate`, when set.
+    pub predicate: Option<PredicateSpec>,
+}
+
+impl TransformSpec {
+    /// A transform without a predicate.
+    pub fn new(alias: impl Into<String>, reference: impl Into<String>, config: Vec<(String, String)>) -> Self {
+        Self { alias: alias.into(), reference: reference.into(), config, predicate: None }
+    }
+
+    fn prefix(&self) -> String {
+        format!("transforms.{}.", self.alias)
+    }
+}
+
+/// A transform's predicate: `predicates.<name>.type` and its settings, and whether it is negated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PredicateSpec {
+    /// Its name in `predicates=`.
+    pub name: String,
+    /// `predicates.<name>.type`: a plugin name or `name@version`.
+    pub reference: String,
+    /// `predicates.<name>.*` without `type` (prefix removed).
+    pub config: Vec<(String, String)>,
+    /// `transforms.<alias>.negate`: apply the transform where the predicate does not match.
+    pub negate: bool,
 }
 
 /// Why a record did not get through a transform.
@@ -42,77 +72,124 @@ pub struct TransformFailure {
 
 /// A step: a plugin instance and what it needs to be rebuilt.
 struct Step {
-    spec: TransformSpec,
+    /// For messages and settings: `transforms.<alias>.` or `predicates.<name>.`.
+    prefix: String,
+    reference: String,
+    given: Vec<(String, String)>,
+    alias: String,
     plugin: Arc<Plugin>,
     config: Vec<(String, String)>,
     instance: Option<Instance>,
     /// Calls made and instances created, for tests and logs.
     calls: u64,
     instantiations: u64,
+    /// The predicate that selects the records this step applies to, and whether it is negated.
+    predicate: Option<(Box<Step>, bool)>,
 }
 
 /// The transforms of one task.
 pub struct TransformChain {
     registry: Arc<Registry>,
     generation: u64,
+    /// Converter plugins (`key.converter` / `value.converter`), run before the transforms.
+    converters: Vec<ConverterStep>,
     steps: Vec<Step>,
     task: String,
 }
 
 impl std::fmt::Debug for TransformChain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let steps: Vec<String> = self.steps.iter().map(|s| format!("{}={}", s.spec.alias, s.plugin.id())).collect();
+        let steps: Vec<String> = self.steps.iter().map(|s| format!("{}={}", s.alias, s.plugin.id())).collect();
         f.debug_struct("TransformChain").field("task", &self.task).field("steps", &steps).finish()
     }
 }
 
-/// Resolves every step's plugin and validates its settings against the self-description and the
-/// plugin's own `configure`.
+/// Resolves every step's plugin (and its predicate's) and validates its settings against the
+/// self-description and the plugin's own `configure`.
 pub fn resolve(registry: &Registry, specs: &[TransformSpec]) -> Result<Vec<ResolvedStep>, ConfigError> {
     specs
         .iter()
         .map(|spec| {
-            let key = format!("transforms.{}.type", spec.alias);
-            let plugin =
-                registry.resolve(&spec.reference, World::Transform).map_err(|e| ConfigError::invalid(&key, e))?;
-            let config = plugin
-                .validate(&format!("transforms.{}.", spec.alias), &spec.config)
-                .map_err(|e| ConfigError::invalid(&key, e))?;
-            // The plugin's own checks run in configure(): try it once, so a bad setting is a
-            // config error now rather than failed records later.
-            Instance::new(&plugin, &config).map_err(|e| ConfigError::invalid(&key, e))?;
-            Ok((plugin, config))
+            if let Some(p) = &spec.predicate {
+                resolve_one(registry, &format!("predicates.{}.", p.name), &p.reference, &p.config)?;
+            }
+            resolve_one(registry, &spec.prefix(), &spec.reference, &spec.config)
         })
         .collect()
+}
+
+fn resolve_one(
+    registry: &Registry,
+    prefix: &str,
+    reference: &str,
+    given: &[(String, String)],
+) -> Result<ResolvedStep, ConfigError> {
+    let key = format!("{prefix}type");
+    let plugin = registry.resolve(reference, World::Transform).map_err(|e| ConfigError::invalid(&key, e))?;
+    let config = plugin.validate(prefix, given).map_err(|e| ConfigError::invalid(&key, e))?;
+    // The plugin's own checks run in configure(): try it once, so a bad setting is a config error
+    // now rather than failed records later.
+    Instance::new(&plugin, &config).map_err(|e| ConfigError::invalid(&key, e))?;
+    Ok((plugin, config))
+}
+
+impl Step {
+    fn new(prefix: String, alias: String, reference: &str, given: &[(String, String)], resolved: ResolvedStep) -> Self {
+        let (plugin, config) = resolved;
+        Step {
+            prefix,
+            reference: reference.to_string(),
+            given: given.to_vec(),
+            alias,
+            plugin,
+            config,
+            instance: None,
+            calls: 0,
+            instantiations: 0,
+            predicate: None,
+        }
+    }
 }
 
 impl TransformChain {
     /// A chain for `task` (a name for logs).
     pub fn new(registry: Arc<Registry>, specs: &[TransformSpec], task: &str) -> Result<Self, ConfigError> {
         let generation = registry.generation();
-        let steps = resolve(&registry, specs)?
-            .into_iter()
-            .zip(specs)
-            .map(|((plugin, config), spec)| Step {
-                spec: spec.clone(),
-                plugin,
-                config,
-                instance: None,
-                calls: 0,
-                instantiations: 0,
-            })
-            .collect();
-        Ok(Self { registry, generation, steps, task: task.to_string() })
+        let mut steps = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let resolved = resolve_one(&registry, &spec.prefix(), &spec.reference, &spec.config)?;
+            let mut step = Step::new(spec.prefix(), spec.alias.clone(), &spec.reference, &spec.config, resolved);
+            if let Some(p) = &spec.predicate {
+                let prefix = format!("predicates.{}.", p.name);
+                let resolved = resolve_one(&registry, &prefix, &p.reference, &p.config)?;
+                let predicate = Step::new(
+                    prefix,
+                    format!("{} (predicate {})", spec.alias, p.name),
+                    &p.reference,
+                    &p.config,
+                    resolved,
+                );
+                step.predicate = Some((Box::new(predicate), p.negate));
+            }
+            steps.push(step);
+        }
+        Ok(Self { registry, generation, converters: Vec::new(), steps, task: task.to_string() })
+    }
+
+    /// Runs these converter plugins over each batch before the transforms.
+    pub fn with_converters(mut self, converters: Vec<ConverterStep>) -> Self {
+        self.converters = converters;
+        self
     }
 
     /// Whether there is nothing to do.
     pub fn is_empty(&self) -> bool {
-        self.steps.is_empty()
+        self.steps.is_empty() && self.converters.is_empty()
     }
 
     /// `(alias, plugin id, calls, instantiations)` per step.
     pub fn stats(&self) -> Vec<(String, String, u64, u64)> {
-        self.steps.iter().map(|s| (s.spec.alias.clone(), s.plugin.id(), s.calls, s.instantiations)).collect()
+        self.steps.iter().map(|s| (s.alias.clone(), s.plugin.id(), s.calls, s.instantiations)).collect()
     }
 
     /// Picks up replaced plugin files (between batches only).
@@ -123,26 +200,9 @@ impl TransformChain {
         }
         self.generation = generation;
         for step in &mut self.steps {
-            let newest = match self.registry.resolve(&step.spec.reference, World::Transform) {
-                Ok(p) => p,
-                Err(e) => {
-                    warn!(task = %self.task, transform = %step.spec.alias, error = %e, "plugin gone from plugin.path; the loaded version stays in use");
-                    continue;
-                }
-            };
-            if Arc::ptr_eq(&newest, &step.plugin) {
-                continue;
-            }
-            match newest.validate(&format!("transforms.{}.", step.spec.alias), &step.spec.config) {
-                Ok(config) => {
-                    info!(task = %self.task, transform = %step.spec.alias, from = %step.plugin.id(), to = %newest.id(), "plugin replaced; in use from this batch on");
-                    step.plugin = newest;
-                    step.config = config;
-                    step.instance = None;
-                }
-                Err(e) => {
-                    warn!(task = %self.task, transform = %step.spec.alias, candidate = %newest.id(), error = %e, "replacement plugin does not accept this connector's settings; the previous version stays in use");
-                }
+            step.refresh(&self.registry, &self.task);
+            if let Some((predicate, _)) = &mut step.predicate {
+                predicate.refresh(&self.registry, &self.task);
             }
         }
     }
@@ -153,25 +213,32 @@ impl TransformChain {
         self.refresh();
         let mut results: Vec<Result<Vec<SinkRecord>, TransformFailure>> =
             (0..records.len()).map(|_| Ok(Vec::new())).collect();
+        let mut records = records;
+        for converter in &mut self.converters {
+            for (i, converted) in converter.run(&mut records).into_iter().enumerate() {
+                if let (Err(message), Ok(_)) = (converted, &results[i]) {
+                    let alias = converter.part().setting().to_string();
+                    results[i] = Err(TransformFailure { alias, plugin: converter.plugin_id(), message });
+                }
+            }
+        }
         // Records in flight, each with the index of the input it descends from.
-        let mut current: Vec<(usize, SinkRecord)> = records.into_iter().enumerate().collect();
+        let mut current: Vec<(usize, SinkRecord)> =
+            records.into_iter().enumerate().filter(|(i, _)| results[*i].is_ok()).collect();
         for step in &mut self.steps {
             if current.is_empty() {
                 break;
             }
             let (origins, batch): (Vec<usize>, Vec<SinkRecord>) = current.into_iter().unzip();
-            let outcomes = step.run_isolated(&batch);
-            current = Vec::with_capacity(batch.len());
+            let outcomes = step.run_selected(batch);
+            current = Vec::with_capacity(outcomes.len());
             for (origin, outcome) in origins.into_iter().zip(outcomes) {
                 if results[origin].is_err() {
                     continue;
                 }
                 match outcome {
                     Ok(outputs) => current.extend(outputs.into_iter().map(|r| (origin, r))),
-                    Err(message) => {
-                        results[origin] =
-                            Err(TransformFailure { alias: step.spec.alias.clone(), plugin: step.plugin.id(), message })
-                    }
+                    Err((alias, plugin, message)) => results[origin] = Err(TransformFailure { alias, plugin, message }),
                 }
             }
         }
@@ -184,7 +251,69 @@ impl TransformChain {
     }
 }
 
+/// A step's outcome for one record: its outputs, or (alias, plugin id, why) it failed.
+type Selected = Result<Vec<SinkRecord>, (String, String, String)>;
+
 impl Step {
+    /// Picks up a replaced plugin file.
+    fn refresh(&mut self, registry: &Registry, task: &str) {
+        let newest = match registry.resolve(&self.reference, World::Transform) {
+            Ok(p) => p,
+            Err(e) => {
+                warn!(task = %task, transform = %self.alias, error = %e, "plugin gone from plugin.path; the loaded version stays in use");
+                return;
+            }
+        };
+        if Arc::ptr_eq(&newest, &self.plugin) {
+            return;
+        }
+        match newest.validate(&self.prefix, &self.given) {
+            Ok(config) => {
+                info!(task = %task, transform = %self.alias, from = %self.plugin.id(), to = %newest.id(), "plugin replaced; in use from this batch on");
+                self.plugin = newest;
+                self.config = config;
+                self.instance = None;
+            }
+            Err(e) => {
+                warn!(task = %task, transform = %self.alias, candidate = %newest.id(), error = %e, "replacement plugin does not accept this connector's settings; the previous version stays in use");
+            }
+        }
+    }
+
+    /// Runs the step over the records its predicate selects (all of them without one); the others
+    /// pass unchanged. A record the predicate fails on fails here.
+    fn run_selected(&mut self, batch: Vec<SinkRecord>) -> Vec<Selected> {
+        let failure = |step: &Step, message: String| Err((step.alias.clone(), step.plugin.id(), message));
+        let Some((predicate, negate)) = &mut self.predicate else {
+            let outcomes = self.run_isolated(&batch);
+            return outcomes.into_iter().map(|o| o.or_else(|m| failure(self, m))).collect();
+        };
+        let negate = *negate;
+        // Some(true): the transform applies; Some(false): the record passes; Err: the predicate failed.
+        let selected: Vec<Result<bool, String>> =
+            predicate.run_isolated(&batch).into_iter().map(|o| o.map(|kept| kept.is_empty() == negate)).collect();
+        let mut results: Vec<Option<Selected>> = Vec::with_capacity(batch.len());
+        let mut chosen = Vec::new();
+        let mut chosen_at = Vec::new();
+        for (i, (record, selected)) in batch.into_iter().zip(&selected).enumerate() {
+            match selected {
+                Ok(true) => {
+                    chosen_at.push(i);
+                    chosen.push(record);
+                    results.push(None);
+                }
+                Ok(false) => results.push(Some(Ok(vec![record]))),
+                Err(m) => results.push(Some(failure(predicate, m.clone()))),
+            }
+        }
+        if !chosen.is_empty() {
+            for (i, outcome) in chosen_at.into_iter().zip(self.run_isolated(&chosen)) {
+                results[i] = Some(outcome.or_else(|m| failure(self, m)));
+            }
+        }
+        results.into_iter().map(|r| r.expect("every record has an outcome")).collect()
+    }
+
     /// Runs the batch; on a trap, re-instantiates and bisects down to the offending records.
     fn run_isolated(&mut self, records: &[SinkRecord]) -> Vec<StepOutcome> {
         match self.call(records) {

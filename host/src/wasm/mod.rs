@@ -10,6 +10,7 @@
 pub mod arena;
 pub mod bindings;
 pub mod chain;
+pub mod converter;
 pub mod plugin;
 pub mod pool;
 pub mod registry;

@@ -15,3 +15,17 @@ pub mod writer;
 
 pub use config::SinkConfig;
 pub use task::SinkTask;
+
+/// Every key the sink reads, in both dialects (for `GET /connector-plugins/{class}/config`).
+pub fn config_keys() -> Vec<&'static str> {
+    let mut keys: Vec<&'static str> = crate::config::connector::COMMON_KEYS
+        .iter()
+        .chain(config::SINK_KEYS)
+        .chain(lenses::KEYS)
+        .chain(datastax::KEYS)
+        .copied()
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}

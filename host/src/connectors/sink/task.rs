@@ -36,6 +36,7 @@ use crate::pipeline::convert::{Converter, ConverterConfig};
 use crate::pipeline::record::SinkRecord;
 use crate::wasm::Registry;
 use crate::wasm::chain::{self, TransformChain, TransformFailure};
+use crate::wasm::converter::{self, ConverterPart, ConverterSpec, ConverterStep};
 
 /// Why a sink task stopped with an error (shown as the task's trace).
 #[derive(Debug, thiserror::Error)]
@@ -200,6 +201,8 @@ pub struct SinkTask {
     worker: Arc<WorkerConfig>,
     key_converter: Option<(Converter, String)>,
     value_converter: (Converter, String),
+    /// Converters that are plugins: they run with the transforms, on the plugin threads.
+    plugin_converters: Vec<ConverterSpec>,
     static_membership: bool,
     registry: Arc<Registry>,
 }
@@ -254,16 +257,27 @@ impl SinkTask {
     ) -> Result<Self, ConfigError> {
         let config = SinkConfig::from_connector(&connector)?;
         chain::resolve(&registry, &connector.transforms)?;
-        let build = |own: &Option<ConverterConfig>,
-                     default: &ConverterConfig,
-                     key: &str|
+        let mut plugin_converters = Vec::new();
+        let mut build = |own: &Option<ConverterConfig>,
+                         default: &ConverterConfig,
+                         part: ConverterPart|
          -> Result<(Converter, String), ConfigError> {
             let c = own.as_ref().unwrap_or(default);
-            Ok((Converter::build(c, key)?, c.class.clone()))
+            let converter = Converter::build(c, part.setting())?;
+            if converter == Converter::Plugin {
+                let spec = ConverterSpec {
+                    part,
+                    reference: c.class.clone(),
+                    config: c.settings.0.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                };
+                converter::resolve(&registry, &spec)?;
+                plugin_converters.push(spec);
+            }
+            Ok((converter, c.class.clone()))
         };
-        let value_converter = build(&connector.value_converter, &worker.value_converter, "value.converter")?;
+        let value_converter = build(&connector.value_converter, &worker.value_converter, ConverterPart::Value)?;
         let key_converter = if config.needs_key(true) {
-            Some(build(&connector.key_converter, &worker.key_converter, "key.converter")?)
+            Some(build(&connector.key_converter, &worker.key_converter, ConverterPart::Key)?)
         } else {
             None
         };
@@ -275,6 +289,7 @@ impl SinkTask {
             worker,
             key_converter,
             value_converter,
+            plugin_converters,
             static_membership,
             registry,
         })
@@ -337,9 +352,15 @@ impl SinkTask {
             written: 0,
             requests: 0,
             caught_up: true,
-            transforms: match self.connector.transforms.as_slice() {
-                [] => None,
-                specs => Some(TransformChain::new(self.registry.clone(), specs, &self.name)?),
+            transforms: {
+                let converters = self
+                    .plugin_converters
+                    .iter()
+                    .map(|spec| ConverterStep::new(&self.registry, spec))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let chain = TransformChain::new(self.registry.clone(), &self.connector.transforms, &self.name)?
+                    .with_converters(converters);
+                (!chain.is_empty()).then_some(chain)
             },
         };
         let max_pending = self.config.max_pending_records;
@@ -435,11 +456,19 @@ impl SinkTask {
                 Ok(outputs) => self.accept(run, origin, Some(outputs))?,
                 Err(TransformFailure { alias, plugin, message }) => {
                     lock(&run.watermarks).track(&origin.topic, origin.partition, origin.offset);
-                    let failure = Failure {
-                        stage: Stage::Transformation,
-                        class_name: plugin,
-                        exception_class: "spillway.TransformError".into(),
-                        message: format!("transform '{alias}': {message}"),
+                    let failure = match alias.as_str() {
+                        "key.converter" | "value.converter" => Failure {
+                            stage: if alias == "key.converter" { Stage::KeyConverter } else { Stage::ValueConverter },
+                            class_name: plugin,
+                            exception_class: "spillway.ConversionError".into(),
+                            message: format!("{alias}: {message}"),
+                        },
+                        _ => Failure {
+                            stage: Stage::Transformation,
+                            class_name: plugin,
+                            exception_class: "spillway.TransformError".into(),
+                            message: format!("transform '{alias}': {message}"),
+                        },
                     };
                     self.skip_or_fail(run, origin, failure, self.config.bad_records == ErrorTolerance::All)?;
                 }

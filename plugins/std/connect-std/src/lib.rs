@@ -7,6 +7,9 @@
 
 use spillway_plugin_sdk::{Data, Error, Outcome, Payload, Record, Value};
 
+pub mod format;
+pub mod java_regex;
+
 /// Which part of the record a `$Key` / `$Value` transform acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -180,6 +183,9 @@ pub fn field_spec(spec: &str) -> (String, bool) {
         (spec.to_string(), true)
     }
 }
+
+/// Connect's schema and `Struct` semantics over JSON-shaped schemas, and KIP-821 field paths.
+pub mod connect_data;
 
 #[cfg(test)]
 mod tests {

@@ -8,10 +8,8 @@
 //! `java.util.Date` stands for); with a schema (JsonConverter's envelope, or typed values) they
 //! carry Connect's logical types.
 
-mod format;
-
+use connect_std::format::Pattern;
 use connect_std::{Form, Side, Subject, edited_struct_schema, schema_field_name};
-use format::Pattern;
 use spillway_plugin_sdk::*;
 
 const SIDE: Side = if cfg!(feature = "key") { Side::Key } else { Side::Value };

@@ -226,3 +226,21 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Pattern;
+
+    #[test]
+    fn formats_and_parses_in_utc() {
+        let ms = 1_767_225_600_000 + 13 * 3_600_000 + 5 * 60_000 + 7_089; // 2026-01-01 13:05:07.089
+        assert_eq!(Pattern::compile("yyyyMMdd").unwrap().format(ms), "20260101");
+        assert_eq!(Pattern::compile("yyyy-MM-dd'T'HH:mm:ss.SSSX").unwrap().format(ms), "2026-01-01T13:05:07.089Z");
+        assert_eq!(Pattern::compile("yy/M/d h:mm a ''Z''").unwrap().format(ms), "26/1/1 1:05 PM '+0000'");
+        assert_eq!(Pattern::compile("yyyyMMddHH").unwrap().format(-1), "1969123123");
+        let p = Pattern::compile("yyyy-MM-dd HH:mm:ss.SSS").unwrap();
+        assert_eq!(p.parse(&p.format(ms)), Ok(ms));
+        assert!(Pattern::compile("EEE yyyy").unwrap_err().contains("'EEE'"));
+        assert!(Pattern::compile("'open").is_err());
+    }
+}
