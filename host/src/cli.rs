@@ -16,6 +16,7 @@ use crate::wasm::{Instance, Plugin, Runtime, WasmSettings, World};
 const SDK_LIB: &str = include_str!("../../plugins/sdk/rust/src/lib.rs");
 const SDK_GUEST: &str = include_str!("../../plugins/sdk/rust/src/guest.rs");
 const SDK_VALUE: &str = include_str!("../../plugins/sdk/rust/src/value.rs");
+const SDK_ARENA: &str = include_str!("../../plugins/sdk/rust/src/arena.rs");
 const WIT: &str = include_str!("../../wit/plugin.wit");
 
 /// Creates `dir/name`: a Rust transform that builds as is (`cargo build --release`), with the
@@ -45,10 +46,11 @@ pub fn plugin_new(name: &str, lang: &str, dir: &Path) -> Result<PathBuf, String>
             "# {name}\n\nA Spillway transform.\n\n```sh\nrustup target add wasm32-wasip2   # once\ncargo build --release\nspillway plugin check target/wasm32-wasip2/release/{crate_name}.wasm\nspillway plugin test target/wasm32-wasip2/release/{crate_name}.wasm --config field=source --config value=me --input input.jsonl\n```\n\nThen copy the `.wasm` file into a directory of the worker's `plugin.path` and use it in a connector:\n`transforms=t`, `transforms.t.type={name}`, `transforms.t.field=...`.\n"
         )),
         (root.join("input.jsonl"), "{\"topic\":\"demo\",\"partition\":0,\"offset\":0,\"value\":{\"id\":1}}\n".to_string()),
-        (root.join("spillway-plugin-sdk/Cargo.toml"), "[package]\nname = \"spillway-plugin-sdk\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n[features]\ntransform = []\nconverter = []\nsink-mapper = []\nsource-mapper = []\n\n[dependencies]\nwit-bindgen = { version = \"0.61\", default-features = false, features = [\"macros\", \"realloc\"] }\nserde = \"1\"\nserde_json = \"1\"\n".to_string()),
+        (root.join("spillway-plugin-sdk/Cargo.toml"), "[package]\nname = \"spillway-plugin-sdk\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n[features]\ntransform = []\nconverter = []\nsink-mapper = []\nsource-mapper = []\ncall-arena = []\n\n[dependencies]\nwit-bindgen = { version = \"0.61\", default-features = false, features = [\"macros\", \"realloc\"] }\nserde = \"1\"\nserde_json = \"1\"\n".to_string()),
         (root.join("spillway-plugin-sdk/src/lib.rs"), SDK_LIB.to_string()),
         (root.join("spillway-plugin-sdk/src/guest.rs"), SDK_GUEST.to_string()),
         (root.join("spillway-plugin-sdk/src/value.rs"), SDK_VALUE.to_string()),
+        (root.join("spillway-plugin-sdk/src/arena.rs"), SDK_ARENA.to_string()),
         (root.join("spillway-plugin-sdk/wit/plugin.wit"), WIT.to_string()),
     ];
     for (path, content) in files {

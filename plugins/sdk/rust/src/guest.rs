@@ -522,6 +522,13 @@ mod transform {
 
     #[doc(hidden)]
     pub fn __transform<T: Transform>(state: Option<&mut T>, input: wit::Batch) -> t::Transformed {
+        crate::arena::begin_call();
+        let answer = transform_batch(state, input);
+        crate::arena::end_call();
+        answer
+    }
+
+    fn transform_batch<T: Transform>(state: Option<&mut T>, input: wit::Batch) -> t::Transformed {
         let mut w = Writer::default();
         let outcomes = match state {
             None => input.records.iter().map(|_| t::Outcome::Fail(wit_error(NOT_CONFIGURED.into()))).collect(),
@@ -599,6 +606,18 @@ mod converter {
 
     #[doc(hidden)]
     pub fn __convert<T: Converter>(
+        state: Option<&mut T>,
+        part: c::Part,
+        input: wit::Batch,
+        to_typed: bool,
+    ) -> c::Conversion {
+        crate::arena::begin_call();
+        let answer = convert_batch(state, part, input, to_typed);
+        crate::arena::end_call();
+        answer
+    }
+
+    fn convert_batch<T: Converter>(
         state: Option<&mut T>,
         part: c::Part,
         input: wit::Batch,

@@ -32,6 +32,8 @@
 //! Enable exactly one of the features `transform`, `converter`, `sink-mapper`, `source-mapper`:
 //! it selects the world (`wit/plugin.wit`) the component implements.
 
+#[doc(hidden)]
+pub mod arena;
 mod value;
 
 pub use value::{Value, base64};
