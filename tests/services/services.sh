@@ -51,7 +51,8 @@ resolve_jars() { # $1 = kafka | cassandra | registry; reuses ~/.m2 and skips ent
   local t0; t0=$(now)
   say "resolving $svc jars with Maven ($pom)"
   rm -rf "$dir"; mkdir -p "$dir"
-  if ! mvn -q -B -f "$pom" "dependency:$goal" -DoutputDirectory="$dir" -DincludeScope=runtime \
+  # Markers (unpack's "done" notes) live in $dir, so they go with it and never leave a stale "done".
+  if ! mvn -q -B -f "$pom" "dependency:$goal" -DoutputDirectory="$dir" -DmarkersDirectory="$dir/.markers" -DincludeScope=runtime \
       > "$RUN/jars/$svc-mvn.log" 2>&1; then
     tail -n 30 "$RUN/jars/$svc-mvn.log" >&2
     die "Maven could not resolve the $svc jars (full log: $RUN/jars/$svc-mvn.log)"

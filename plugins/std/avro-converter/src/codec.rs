@@ -1,7 +1,7 @@
 //! Avro's binary encoding: read against a parsed Avro schema (into typed values shaped as
 //! Confluent's `AvroData` shapes them), written from a typed value and its Connect schema.
 
-use connect_data::{DATE, DECIMAL, TIME, TIMESTAMP, schema_name, schema_type};
+use connect_data::{DATE, DECIMAL, TIME, TIMESTAMP, connect_type as schema_type, schema_name};
 use spillway_plugin_sdk::Value;
 
 use crate::schema::{Avro, branch_name, nullable};

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use connect_data::{DATE, DECIMAL, TIME, TIMESTAMP, schema_name, schema_type};
+use connect_data::{DATE, DECIMAL, TIME, TIMESTAMP, connect_type as schema_type, schema_name};
 use spillway_plugin_sdk::Value;
 
 /// A parsed Avro schema.

@@ -1,41 +1,276 @@
-//! Kafka Connect's data model over the SDK's [`Value`]: a JSON value read against a Connect schema
-//! (`{"type": "int32", "optional": …, "name": logical, "fields" | "items" | "keys"/"values"}`)
-//! becomes a typed value, and back. JsonConverter and AvroConverter share it.
+//! Kafka Connect's data model over the SDK's [`Value`], shared by the converters and the transforms
+//! of `plugins/std/`: reading Connect schemas (in JsonConverter's JSON shape) and values the way
+//! Connect's `Schema`, `Struct` and KIP-821's `SingleFieldPath` do (types, logical names, field
+//! entries, defaults, `field.syntax.version` paths); a JSON value read against a Connect schema
+//! into a typed value, and back (JsonConverter, AvroConverter); decimals and base64.
 
-use spillway_plugin_sdk::Value;
+use spillway_plugin_sdk::{Config, Value};
 
-/// Connect's logical type names.
+/// `org.apache.kafka.connect.data.Decimal`.
 pub const DECIMAL: &str = "org.apache.kafka.connect.data.Decimal";
-/// Days since the epoch, on an int32.
+/// `org.apache.kafka.connect.data.Date` (int32 days).
 pub const DATE: &str = "org.apache.kafka.connect.data.Date";
-/// Milliseconds since midnight, on an int32.
+/// `org.apache.kafka.connect.data.Time` (int32 milliseconds since midnight).
 pub const TIME: &str = "org.apache.kafka.connect.data.Time";
-/// Milliseconds since the epoch, on an int64.
+/// `org.apache.kafka.connect.data.Timestamp` (int64 epoch milliseconds).
 pub const TIMESTAMP: &str = "org.apache.kafka.connect.data.Timestamp";
 
-/// A schema's `type`.
-pub fn schema_type(schema: &Value) -> &str {
-    schema.get("type").and_then(Value::as_str).unwrap_or("")
+/// A schema's type in Connect's own spelling (`int8` … `int64`, `float32`, `float64`, `boolean`,
+/// `string`, `bytes`, `array`, `map`, `struct`): JsonConverter's `float` / `double` are read as
+/// `float32` / `float64`. Empty when the schema has no type.
+pub fn connect_type(schema: &Value) -> &str {
+    match schema.get("type").and_then(Value::as_str) {
+        Some("float") => "float32",
+        Some("double") => "float64",
+        Some(t) => t,
+        None => "",
+    }
 }
 
-/// A schema's logical `name`.
+/// JsonConverter's spelling of a Connect type: `float32` → `float`, `float64` → `double`.
+pub fn json_type_name(connect: &str) -> &str {
+    match connect {
+        "float32" => "float",
+        "float64" => "double",
+        other => other,
+    }
+}
+
+/// A schema's (logical) `name`.
 pub fn schema_name(schema: &Value) -> Option<&str> {
     schema.get("name").and_then(Value::as_str)
 }
 
-fn optional(schema: &Value) -> bool {
+/// Whether a schema is `optional`.
+pub fn schema_optional(schema: &Value) -> bool {
     schema.get("optional").and_then(Value::as_bool).unwrap_or(false)
 }
 
-fn decimal_scale(schema: &Value) -> i32 {
+/// A schema's `default`, when it has a non-null one.
+pub fn schema_default(schema: &Value) -> Option<&Value> {
+    schema.get("default").filter(|d| !d.is_null())
+}
+
+/// The entries of a struct schema's `fields` (each one the field's schema plus `"field": name`).
+pub fn schema_entries(schema: &Value) -> &[Value] {
+    match schema.get("fields") {
+        Some(Value::List(items)) => items,
+        _ => &[],
+    }
+}
+
+/// The entry of struct schema `schema` for field `name`.
+pub fn schema_entry<'a>(schema: &'a Value, name: &str) -> Option<&'a Value> {
+    schema_entries(schema).iter().find(|f| f.get("field").and_then(Value::as_str) == Some(name))
+}
+
+/// The schema of a field entry: the entry without its `field` key.
+pub fn entry_schema(entry: &Value) -> Value {
+    let mut schema = entry.clone();
+    schema.remove("field");
     schema
-        .get("parameters")
-        .and_then(|p| p.get("scale"))
-        .and_then(|s| match s {
-            Value::Text(t) => t.parse().ok(),
-            other => other.as_i64(),
-        })
-        .unwrap_or(0) as i32
+}
+
+/// A field entry for a struct schema: `schema` with `"field": name` (replacing any other name).
+pub fn schema_as_entry(name: &str, schema: &Value) -> Value {
+    let mut entry = schema.clone();
+    entry.remove("field");
+    entry.insert("field", name);
+    entry
+}
+
+/// The value of the field an `entry` describes, as Connect's `Struct.get` reads it: a null (or
+/// missing) value is the field's default when `replace_null_with_default` is set (Connect's
+/// `replace.null.with.default`, KIP-1040; `Struct.getWithoutDefault` otherwise).
+pub fn field_value(value: &Value, entry: &Value, replace_null_with_default: bool) -> Value {
+    let name = entry.get("field").and_then(Value::as_str).unwrap_or_default();
+    match value.get(name) {
+        Some(v) if !v.is_null() => v.clone(),
+        _ if replace_null_with_default => schema_default(entry).cloned().unwrap_or(Value::Null),
+        _ => Value::Null,
+    }
+}
+
+/// Connect's `ConfigException(name, value, message)` text.
+pub fn invalid_config(name: &str, value: &str, message: &str) -> String {
+    format!("Invalid value {value} for configuration {name}: {message}")
+}
+
+/// Reads `field.syntax.version` (`V1`, the default, or `V2`, case-insensitive): whether paths are
+/// KIP-821's dotted V2 paths.
+pub fn field_syntax_v2(config: &Config) -> Result<bool, String> {
+    let version = config.get_or("field.syntax.version", "V1");
+    match version.to_ascii_uppercase().as_str() {
+        "V1" => Ok(false),
+        "V2" => Ok(true),
+        _ => Err(invalid_config("field.syntax.version", version, "String must be one of (case insensitive): V1, V2")),
+    }
+}
+
+/// The steps of a field path: V1 takes the whole text as one field name; V2 (KIP-821) splits it at
+/// dots, with backtick pairs around a name that holds dots (`` `a.b`.c ``) and `` \` `` for a
+/// backtick followed by a dot inside such a pair — as Connect's `SingleFieldPath` does.
+pub fn field_path(path: &str, v2: bool) -> Result<Vec<String>, String> {
+    if !v2 {
+        return Ok(vec![path.to_string()]);
+    }
+    let incomplete = |at: usize| {
+        format!(
+            "Incomplete backtick pair in path: [{path}], consider adding a backslash before backtick at position {at} to escape it"
+        )
+    };
+    let b = path.as_bytes();
+    let mut steps = Vec::new();
+    let mut idx = 0;
+    while idx < b.len() {
+        if b[idx] != b'`' {
+            match path[idx..].find('.') {
+                Some(dot) => {
+                    steps.push(path[idx..idx + dot].to_string());
+                    idx += dot + 1;
+                }
+                None => {
+                    steps.push(path[idx..].to_string());
+                    idx = b.len();
+                }
+            }
+            continue;
+        }
+        let backtick_at = idx;
+        idx += 1;
+        let mut field = String::new();
+        let mut start = idx;
+        loop {
+            let Some(found) = path[idx..].find('`') else { return Err(incomplete(backtick_at)) };
+            idx += found;
+            let escaped = b[idx - 1] == b'\\';
+            if idx >= b.len() - 1 {
+                if escaped {
+                    return Err(incomplete(backtick_at));
+                }
+                field.push_str(&path[start..idx]);
+                steps.push(field);
+                idx += 1;
+                break;
+            }
+            if b[idx + 1] != b'.' {
+                idx += 1;
+                continue;
+            }
+            if escaped {
+                field.push_str(&path[start..idx - 1]);
+                field.push('`');
+                idx += 1;
+                start = idx;
+                continue;
+            }
+            field.push_str(&path[start..idx]);
+            steps.push(field);
+            idx += 2;
+            break;
+        }
+    }
+    if path.ends_with('.') {
+        steps.push(String::new());
+    }
+    Ok(steps)
+}
+
+/// A float32 value as it should leave in JSON: the shortest decimal that reads back as the same
+/// float32 (what Jackson writes for a Java `float`), not the float64 widening of it
+/// (`0.1f32` is `0.1`, not `0.10000000149011612`). Typed values keep `Value::Float32`.
+pub fn float32_json(f: f32) -> Value {
+    Value::Float64(format!("{f}").parse().unwrap_or(f64::from(f)))
+}
+
+/// The `scale` parameter of a Decimal schema (0 when missing).
+pub fn decimal_scale(schema: &Value) -> i32 {
+    match schema.get("parameters").and_then(|p| p.get("scale")) {
+        Some(Value::Text(s)) => s.trim().parse().unwrap_or(0),
+        Some(v) => v.as_i64().and_then(|i| i32::try_from(i).ok()).unwrap_or(0),
+        None => 0,
+    }
+}
+
+/// Parses Java's `new BigDecimal(text)` syntax (`-12.50`, `1E+3`) into (unscaled, scale); `None`
+/// where Java throws `NumberFormatException` (or the unscaled value exceeds 128 bits).
+pub fn parse_decimal(text: &str) -> Option<(i128, i32)> {
+    let (mantissa, exponent) = match text.find(['e', 'E']) {
+        Some(at) => (&text[..at], Some(&text[at + 1..])),
+        None => (text, None),
+    };
+    let digits = mantissa.strip_prefix(['+', '-']).unwrap_or(mantissa);
+    let negative = mantissa.starts_with('-');
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if int.is_empty() && frac.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut unscaled: i128 = 0;
+    for b in int.bytes().chain(frac.bytes()) {
+        unscaled = unscaled.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
+    }
+    let exponent: i32 = match exponent {
+        None => 0,
+        Some(e) => {
+            let body = e.strip_prefix(['+', '-']).unwrap_or(e);
+            if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            e.strip_prefix('+').unwrap_or(e).parse().ok()?
+        }
+    };
+    let scale = i32::try_from(frac.len()).ok()?.checked_sub(exponent)?;
+    Some((if negative { -unscaled } else { unscaled }, scale))
+}
+
+/// A Decimal's unscaled value as Connect encodes it: minimal big-endian two's complement.
+pub fn decimal_bytes(unscaled: i128) -> Vec<u8> {
+    let bytes = unscaled.to_be_bytes();
+    let mut start = 0;
+    while start < 15 {
+        let (b, next) = (bytes[start], bytes[start + 1]);
+        if (b == 0 && next & 0x80 == 0) || (b == 0xFF && next & 0x80 != 0) {
+            start += 1;
+        } else {
+            break;
+        }
+    }
+    bytes[start..].to_vec()
+}
+
+/// A Decimal's unscaled value from big-endian two's complement bytes (`None` beyond 128 bits).
+pub fn decimal_unscaled(bytes: &[u8]) -> Option<i128> {
+    if bytes.is_empty() || bytes.len() > 16 {
+        return if bytes.is_empty() { Some(0) } else { None };
+    }
+    let fill = if bytes[0] & 0x80 != 0 { 0xFF } else { 0 };
+    let mut full = [fill; 16];
+    full[16 - bytes.len()..].copy_from_slice(bytes);
+    Some(i128::from_be_bytes(full))
+}
+
+/// Decodes standard base64 (with or without padding), as JsonConverter writes bytes.
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.trim_end_matches('=').bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
 }
 
 /// Reads a JSON value (as `Value::from_json` parses it) against `schema` into a typed value.
@@ -48,13 +283,13 @@ fn from_json_at(value: Value, schema: &Value, path: &str, depth: usize) -> Resul
     if depth > 64 {
         return Err(format!("{path}: nested deeper than 64 levels"));
     }
-    let typ = schema_type(schema);
+    let typ = connect_type(schema);
     let at = |p: &str| if p.is_empty() { "the value".to_string() } else { format!("field '{p}'") };
     if value.is_null() {
         if let Some(default) = schema.get("default").filter(|d| !d.is_null()) {
             return from_json_at(default.clone(), &without_default(schema), path, depth + 1);
         }
-        if optional(schema) {
+        if schema_optional(schema) {
             return Ok(Value::Null);
         }
         return Err(format!("{} is null but its schema ({typ}) is not optional", at(path)));
@@ -89,15 +324,18 @@ fn from_json_at(value: Value, schema: &Value, path: &str, depth: usize) -> Resul
         ("bytes", Some(DECIMAL)) => {
             let scale = decimal_scale(schema);
             match value {
-                Value::Text(s) => {
-                    Value::Decimal { unscaled: unbase64(&s).map_err(|e| format!("{}: {e}", at(path)))?, scale }
-                }
+                Value::Text(s) => Value::Decimal {
+                    unscaled: base64_decode(&s).ok_or_else(|| format!("{}: '{s}' is not base64", at(path)))?,
+                    scale,
+                },
                 Value::Int64(_) | Value::Float64(_) => Value::Decimal { unscaled: unscaled_of(&value, scale), scale },
                 other => return Err(wrong(&other)),
             }
         }
         ("bytes", _) => match value {
-            Value::Text(s) => Value::Bytes(unbase64(&s).map_err(|e| format!("{}: {e}", at(path)))?),
+            Value::Text(s) => {
+                Value::Bytes(base64_decode(&s).ok_or_else(|| format!("{}: '{s}' is not base64", at(path)))?)
+            }
             other => return Err(wrong(&other)),
         },
         ("array", _) => {
@@ -212,30 +450,6 @@ pub fn to_json_value(value: &Value, numeric_decimals: bool) -> Value {
     }
 }
 
-/// Decodes standard base64 (padding optional).
-pub fn unbase64(text: &str) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            b'=' => break,
-            _ => return Err(format!("'{text}' is not base64")),
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Ok(out)
-}
-
 /// The unscaled two's complement bytes of a JSON number at `scale`.
 fn unscaled_of(value: &Value, scale: i32) -> Vec<u8> {
     let n: i128 = match value {
@@ -243,32 +457,15 @@ fn unscaled_of(value: &Value, scale: i32) -> Vec<u8> {
         Value::Float64(f) => (f * 10f64.powi(scale)).round() as i128,
         _ => 0,
     };
-    let bytes = n.to_be_bytes();
-    // Minimal two's complement: drop leading bytes that only repeat the sign.
-    let mut start = 0;
-    while start < 15 {
-        let (b, next) = (bytes[start], bytes[start + 1]);
-        if (b == 0 && next & 0x80 == 0) || (b == 0xff && next & 0x80 != 0) {
-            start += 1;
-        } else {
-            break;
-        }
-    }
-    bytes[start..].to_vec()
+    decimal_bytes(n)
 }
 
 fn decimal_number(unscaled: &[u8], scale: i32) -> Value {
-    if unscaled.is_empty() || unscaled.len() > 16 {
-        return Value::Null;
+    match decimal_unscaled(unscaled) {
+        Some(n) if scale == 0 && i64::try_from(n).is_ok() => Value::Int64(n as i64),
+        Some(n) => Value::Float64(n as f64 / 10f64.powi(scale)),
+        None => Value::Null,
     }
-    let fill = if unscaled[0] & 0x80 != 0 { 0xff } else { 0 };
-    let mut bytes = [fill; 16];
-    bytes[16 - unscaled.len()..].copy_from_slice(unscaled);
-    let n = i128::from_be_bytes(bytes);
-    if scale == 0 && i64::try_from(n).is_ok() {
-        return Value::Int64(n as i64);
-    }
-    Value::Float64(n as f64 / 10f64.powi(scale))
 }
 
 #[cfg(test)]
@@ -309,5 +506,51 @@ mod tests {
         assert!(err.contains("field 'ts' is null"), "{err}");
         let err = from_json(json(r#"{"i":4000000000}"#), &schema, "").unwrap_err();
         assert!(err.contains("does not fit in int32"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    #[test]
+    fn v2_paths_split_at_dots_outside_backticks() {
+        let p = |s: &str| field_path(s, true).unwrap();
+        assert_eq!(p("a"), ["a"]);
+        assert_eq!(p("a.b.c"), ["a", "b", "c"]);
+        assert_eq!(p("`a.b`.c"), ["a.b", "c"]);
+        assert_eq!(p("a.`b.c`"), ["a", "b.c"]);
+        assert_eq!(p("`a\\`.b`.c"), ["a`.b", "c"]);
+        assert_eq!(p("a."), ["a", ""]);
+        assert_eq!(field_path("a.b", false).unwrap(), ["a.b"]);
+        assert!(field_path("`a.b", true).unwrap_err().contains("Incomplete backtick pair in path: [`a.b]"));
+    }
+
+    #[test]
+    fn null_fields_read_their_defaults() {
+        let entry = Value::Struct(vec![
+            ("type".into(), "int32".into()),
+            ("default".into(), Value::Int64(7)),
+            ("field".into(), "a".into()),
+        ]);
+        let v = Value::Struct(vec![("a".into(), Value::Null)]);
+        assert_eq!(field_value(&v, &entry, true), Value::Int64(7));
+        assert_eq!(field_value(&v, &entry, false), Value::Null);
+    }
+
+    #[test]
+    fn decimals_parse_like_big_decimal_and_encode_like_connect() {
+        assert_eq!(parse_decimal("-12.50"), Some((-1250, 2)));
+        assert_eq!(parse_decimal("1E+3"), Some((1, -3)));
+        assert_eq!(parse_decimal("+.5"), Some((5, 1)));
+        for bad in ["", "-", "1.2.3", "abc", "1e", " 1", "1e+"] {
+            assert_eq!(parse_decimal(bad), None, "{bad}");
+        }
+        for v in [0i128, 1, -1, 127, 128, -128, -129, 255, 65535, i128::from(i64::MIN)] {
+            assert_eq!(decimal_unscaled(&decimal_bytes(v)), Some(v), "{v}");
+        }
+        assert_eq!(decimal_bytes(128), vec![0, 128]);
+        assert_eq!(base64_decode("AA=="), Some(vec![0]));
+        assert_eq!(base64_decode("AIA="), Some(vec![0, 128]));
     }
 }

@@ -185,7 +185,8 @@ pub fn field_spec(spec: &str) -> (String, bool) {
 }
 
 /// Connect's schema and `Struct` semantics over JSON-shaped schemas, and KIP-821 field paths.
-pub mod connect_data;
+/// Connect's data model (the `connect-data` crate), under the name the transforms use.
+pub use connect_data;
 
 #[cfg(test)]
 mod tests {
