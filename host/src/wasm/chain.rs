@@ -289,7 +289,8 @@ impl Step {
             return outcomes.into_iter().map(|o| o.or_else(|m| failure(self, m))).collect();
         };
         let negate = *negate;
-        // Some(true): the transform applies; Some(false): the record passes; Err: the predicate failed.
+        // Ok(true): the transform applies (a match, or no match when negated); Ok(false): the record
+        // passes unchanged; Err: the predicate failed on it.
         let selected: Vec<Result<bool, String>> =
             predicate.run_isolated(&batch).into_iter().map(|o| o.map(|kept| kept.is_empty() == negate)).collect();
         let mut results: Vec<Option<Selected>> = Vec::with_capacity(batch.len());
