@@ -508,3 +508,29 @@ async fn connector_plugins_are_listed_as_connect_lists_them() {
     assert_eq!(code, StatusCode::NOT_FOUND);
     assert_eq!(body["error_code"], 404);
 }
+
+/// A converter class that is neither built in nor a plugin, or a converter plugin with bad
+/// settings, is a config error naming the setting and why.
+#[test]
+fn converter_plugins_are_checked_when_the_connector_is_configured() {
+    use spillway::wasm::converter::{ConverterPart, ConverterSpec, resolve};
+    let registry = registry(&["avro-converter.wasm"]);
+    let spec = |reference: &str, config: &[(&str, &str)]| ConverterSpec {
+        part: ConverterPart::Value,
+        reference: reference.into(),
+        config: config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+    };
+    let err = resolve(&registry, &spec("com.acme.FancyConverter", &[])).unwrap_err().to_string();
+    assert!(err.contains("value.converter") && err.contains("not built in"), "{err}");
+    let err = resolve(&registry, &spec("io.confluent.connect.avro.AvroConverter", &[])).unwrap_err().to_string();
+    assert!(err.contains("schema.registry.url"), "{err}");
+    let bad = [("schema.registry.url", "https://r:8081"), ("value.subject.name.strategy", "Nope")];
+    let err = resolve(&registry, &spec("AvroConverter", &bad[..1])).unwrap_err().to_string();
+    assert!(err.contains("schema.registry.url") && err.contains("http://"), "{err}");
+    let err = resolve(&registry, &spec("AvroConverter", &[("schema.registry.url", "http://r:8081"), bad[1]]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("value.subject.name.strategy: 'Nope'"), "{err}");
+    let ok = resolve(&registry, &spec("AvroConverter", &[("schema.registry.url", "http://127.0.0.1:1")]));
+    assert!(ok.is_ok(), "configuring does not contact the registry: {:?}", ok.err());
+}

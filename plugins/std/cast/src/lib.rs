@@ -286,19 +286,6 @@ fn big_decimal_string(unscaled: i128, scale: i32) -> String {
     }
 }
 
-/// Civil date (y, m, d) of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 /// `Values.dateFormatFor(date).format(date)` in UTC: a time of day below one day, a date at
 /// midnight, else a full timestamp.
 fn date_string(ms: i64) -> String {
@@ -310,7 +297,7 @@ fn date_string(ms: i64) -> String {
         in_day / 1000 % 60,
         in_day % 1000
     );
-    let (y, m, d) = civil(days);
+    let (y, m, d) = connect_std::format::civil_from_days(days);
     let date = if y < 0 { format!("{:04}-{m:02}-{d:02}", 1 - y) } else { format!("{y:04}-{m:02}-{d:02}") };
     if ms < DAY_MS {
         time
