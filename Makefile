@@ -4,10 +4,10 @@ CARGO ?= cargo
 SERVICES := tests/services/services.sh
 
 .DEFAULT_GOAL := help
-.PHONY: help up down status build plugins test test-unit test-plugins test-e2e demo bench bench-wasm bench-sink lint fmt clean
+.PHONY: help up down status build plugins test test-unit test-plugins test-e2e demo bench bench-wasm bench-sink bench-footprint test-conformance lint fmt clean
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-15s\033[0m %s\n", $$1, $$2}'
 
 up: ## start Kafka and Cassandra (Maven Central jars, 127.0.0.1:9092 / :9042); no-op when running
 	@$(SERVICES) up
@@ -24,13 +24,14 @@ build: ## build the spillway binary and the dev tool
 plugins: ## build the Wasm plugins of plugins/ (wasm32-wasip2) into plugins/dist
 	@plugins/build.sh
 
-test: up plugins ## unit tests, plugin runtime tests, then end-to-end and fault tests against real Kafka and Cassandra
+test: up plugins ## unit tests, plugin runtime tests, end-to-end and fault tests against real Kafka and Cassandra, then REST conformance
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --lib --bins
 	$(CARGO) test --workspace --test plugins
 	cd plugins && host=$$(rustc -vV | sed -n 's/^host: //p') && $(CARGO) test --quiet -p connect-std -p connect-data -p cast --target $$host && $(CARGO) test --quiet -p avro-converter --target $$host
 	$(CARGO) test --workspace --test e2e
 	$(CARGO) test --workspace --test faults
+	tests/conformance/run.sh
 
 test-unit: ## unit tests only (no services needed)
 	$(CARGO) test --workspace --lib --bins
@@ -45,10 +46,14 @@ test-e2e: up plugins ## end-to-end and fault tests only
 	$(CARGO) test --workspace --test e2e
 	$(CARGO) test --workspace --test faults
 
+test-conformance: up plugins ## the REST API against Connect's spec and our /openapi.json (schemathesis) and the kc CLI (tests/conformance)
+	$(CARGO) build --workspace --bins
+	tests/conformance/run.sh
+
 demo: ## services up, a standalone sink, IoT readings in, rows out
 	@scripts/demo.sh
 
-bench: bench-wasm bench-sink ## every benchmark
+bench: bench-wasm bench-sink bench-footprint ## every benchmark
 
 bench-wasm: plugins ## the Wasm boundary per record (keep, a field-level transform) next to native Rust
 	$(CARGO) bench -p spillway --bench wasm_boundary
@@ -56,6 +61,11 @@ bench-wasm: plugins ## the Wasm boundary per record (keep, a field-level transfo
 bench-sink: up ## the sink on 1 M IoT events next to the raw ceiling (release build; see docs/benchmarks.md)
 	$(CARGO) build --release -p spillway -p spillway-tests --bins
 	target/release/spillway-dev bench-sink --spillway target/release/spillway $(BENCH_ARGS)
+
+bench-footprint: up ## idle RSS and start time to /health 200, Spillway next to Kafka Connect 4.x (Maven jars; FOOTPRINT_ARGS="--runs 5")
+	$(CARGO) build --release -p spillway -p spillway-tests --bins
+	@$(SERVICES) jars connect
+	target/release/spillway-dev bench-footprint --spillway target/release/spillway $(FOOTPRINT_ARGS)
 
 lint: ## rustfmt check and clippy with warnings as errors (host and plugins)
 	$(CARGO) fmt --all -- --check

@@ -241,7 +241,10 @@ fn output_record(r: &SinkRecord) -> Value {
 /// is `{"offset": n, "error": "..."}`.
 pub fn plugin_test(file: &Path, config: Vec<(String, String)>, input: &str) -> Result<Vec<Value>, String> {
     let settings = cli_settings();
-    let dir = std::env::temp_dir().join(format!("spillway-plugin-test-{}", std::process::id()));
+    // Unique per call: REST's POST /plugins/{name}/test runs several at once in one process.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("spillway-plugin-test-{}-{call}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let copy = dir.join(file.file_name().unwrap_or_default());
     std::fs::copy(file, &copy).map_err(|e| format!("{}: {e}", file.display()))?;

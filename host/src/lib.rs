@@ -7,6 +7,7 @@ pub mod cassandra;
 pub mod cli;
 pub mod config;
 pub mod connectors;
+pub mod ctl;
 pub mod kafka;
 pub mod pipeline;
 pub mod rest;

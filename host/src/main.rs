@@ -27,17 +27,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// One process, no cluster: connectors from files (.properties or Connect JSON).
+    /// One process, no cluster: connectors from files (.properties or Connect JSON) and over REST.
     Standalone {
         /// The worker's settings (Kafka Connect's keys).
         worker: PathBuf,
-        /// Connector configurations.
-        #[arg(required = true)]
+        /// Connector configurations (optional: connectors can be created over REST too).
         connectors: Vec<PathBuf>,
     },
     /// Write, check and try Wasm plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Talk to a running worker's REST API: list, create, update, pause, restart connectors, …
+    Ctl(spillway::ctl::CtlArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +87,7 @@ fn main() -> ExitCode {
     telemetry::init(cli.log_format);
     match cli.command {
         Command::Standalone { worker, connectors } => run_standalone(&worker, &connectors),
+        Command::Ctl(args) => spillway::ctl::main(args),
         Command::Plugin(command) => match run_plugin(command) {
             Ok(code) => code,
             Err(e) => {

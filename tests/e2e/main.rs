@@ -1,6 +1,7 @@
 //! End-to-end tests against real Kafka and Cassandra (`make up`). Run with `make test`.
 
 mod common;
+mod rest;
 mod sink;
 mod sink_avro;
 mod sink_dialects;

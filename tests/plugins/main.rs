@@ -464,7 +464,15 @@ async fn connector_plugins_are_listed_as_connect_lists_them() {
         "readings-mapper.wasm",
     ]);
     let board = Arc::new(spillway::worker::status::StatusBoard::default());
-    let app = router(RestState::new(board, "127.0.0.1:8083".into(), registry));
+    let worker = spillway::config::WorkerConfig::from_settings(&spillway::config::Settings::default()).unwrap();
+    let herder = spillway::worker::herder::Herder::new(
+        Arc::new(worker),
+        registry,
+        board,
+        false,
+        tokio_util::sync::CancellationToken::new(),
+    );
+    let app = router(RestState::new(herder, "127.0.0.1:8083".into()));
     let call = |uri: &str| {
         let (app, uri) = (app.clone(), uri.to_string());
         async move {

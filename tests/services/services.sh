@@ -7,7 +7,9 @@
 #   services.sh down    stop what we started, by recorded PID
 #   services.sh stop S  stop one service (kafka | cassandra | registry), for fault tests; `up` starts it again
 #   services.sh status  one line per service
-#   services.sh jars    only resolve the jars
+#   services.sh jars    only resolve the jars (kafka, cassandra, registry)
+#   services.sh jars S… only resolve those (kafka | cassandra | registry | connect); `connect` is Kafka
+#                       Connect's worker runtime, used by `make bench-footprint` only, never by `up`
 #
 # Everything lives under $SPILLWAY_RUN_DIR (default: <repo>/.run): jars/, kafka/, cassandra/, tls/, services.env.
 # Cassandra accepts plain and TLS clients on the same port; tls/ holds its certificate (for 127.0.0.1),
@@ -15,6 +17,15 @@
 # Ports can be moved with KAFKA_PORT, KAFKA_CONTROLLER_PORT, CASSANDRA_PORT, CASSANDRA_STORAGE_PORT,
 # REGISTRY_PORT.
 set -euo pipefail
+
+# Close the descriptors inherited from the caller: a daemon started below would otherwise hold them
+# for as long as it runs. `flock <lock> cargo test` hands its lock down on one, and a fault test that
+# restarts a service through this script would leave that service holding the lock (every later
+# `flock` then waits forever).
+for fd in /proc/$$/fd/*; do
+  fd=${fd##*/}
+  case $fd in 0 | 1 | 2 | 255) ;; *) eval "exec $fd>&-" 2>/dev/null || true ;; esac
+done
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -42,7 +53,7 @@ render() { # template → file, substituting @NAME@ placeholders
       -e "s|@CASSANDRA_PORT@|$CASSANDRA_PORT|g" -e "s|@CASSANDRA_STORAGE_PORT@|$CASSANDRA_STORAGE_PORT|g" "$1" > "$2"
 }
 
-resolve_jars() { # $1 = kafka | cassandra | registry; reuses ~/.m2 and skips entirely when the pom is unchanged
+resolve_jars() { # $1 = kafka | cassandra | registry | connect; reuses ~/.m2 and skips entirely when the pom is unchanged
   local svc=$1 pom="$HERE/$1/pom.xml" dir="$RUN/jars/$1" stamp goal=copy-dependencies
   [ "$svc" = registry ] && goal=unpack-dependencies # a distribution zip
   stamp=$(sha256sum "$pom" | cut -d' ' -f1)
@@ -236,6 +247,12 @@ case "${1:-}" in
   stop)
     case "${2:-}" in kafka | cassandra | registry) stop_one "$2" ;; *) echo "usage: $0 stop kafka|cassandra|registry" >&2; exit 2 ;; esac ;;
   status) status ;;
-  jars) mkdir -p "$RUN/jars"; resolve_jars kafka; resolve_jars cassandra; resolve_jars registry ;;
-  *) echo "usage: $0 up|down|stop <service>|status|jars" >&2; exit 2 ;;
+  jars)
+    mkdir -p "$RUN/jars"
+    shift
+    [ $# -gt 0 ] || set -- kafka cassandra registry
+    for svc in "$@"; do
+      case $svc in kafka | cassandra | registry | connect) resolve_jars "$svc" ;; *) echo "usage: $0 jars [kafka|cassandra|registry|connect]..." >&2; exit 2 ;; esac
+    done ;;
+  *) echo "usage: $0 up|down|stop <service>|status|jars [<service>...]" >&2; exit 2 ;;
 esac

@@ -4,6 +4,7 @@
 //! waits for results by polling with a deadline ([`poll_until`]), never by sleeping a fixed time.
 
 pub mod bench;
+pub mod footprint;
 pub mod iot;
 
 use std::collections::BTreeMap;

@@ -11,9 +11,9 @@ use std::path::PathBuf;
 use base64::Engine;
 use openssl::pkcs12::Pkcs12;
 use openssl::pkey::{PKey, Private};
-use openssl::ssl::{SslConnector, SslConnectorBuilder, SslMethod, SslVerifyMode};
+use openssl::ssl::{SslConnector, SslConnectorBuilder, SslContextBuilder, SslMethod, SslVerifyMode};
 use openssl::x509::X509;
-use openssl::x509::store::X509StoreBuilder;
+use openssl::x509::store::{X509Store, X509StoreBuilder};
 
 use crate::config::ConfigError;
 
@@ -38,7 +38,8 @@ impl Material {
         }
     }
 
-    fn read(&self, key: &str) -> Result<Vec<u8>, ConfigError> {
+    /// The bytes; an unreadable file is an error naming `key`.
+    pub(crate) fn read(&self, key: &str) -> Result<Vec<u8>, ConfigError> {
         match self {
             Self::Inline(bytes) => Ok(bytes.clone()),
             Self::File(path) => std::fs::read(path)
@@ -126,13 +127,8 @@ impl TlsSettings {
         }
         let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(openssl("TLS"))?;
         if let Some(store) = &self.truststore {
-            let certificates = trusted_certificates(store)?;
-            let mut trusted = X509StoreBuilder::new().map_err(openssl(&store.key))?;
-            for certificate in certificates {
-                trusted.add_cert(certificate).map_err(openssl(&store.key))?;
-            }
             // Like a Java trust store: these certificates, not the system's, are trusted.
-            builder.set_cert_store(trusted.build());
+            builder.set_cert_store(trust_store(&store.key, trusted_certificates(store)?)?);
         }
         let identity = match (&self.keystore, &self.cert_chain, &self.private_key) {
             (Some(store), _, _) => Some((store.key.as_str(), key_store_identity(store)?)),
@@ -145,15 +141,8 @@ impl TlsSettings {
             }
             (None, None, None) => None,
         };
-        if let Some((config_key, (key, certificate, chain))) = identity {
-            builder.set_private_key(&key).map_err(openssl(config_key))?;
-            builder.set_certificate(&certificate).map_err(openssl(config_key))?;
-            for c in chain {
-                builder.add_extra_chain_cert(c).map_err(openssl(config_key))?;
-            }
-            builder.check_private_key().map_err(|e| {
-                ConfigError::invalid(config_key, format!("the private key does not match the certificate: {e}"))
-            })?;
+        if let Some((config_key, identity)) = identity {
+            use_identity(&mut builder, config_key, identity)?;
         }
         if let Some((key, suites)) = &self.cipher_suites {
             set_cipher_suites(&mut builder, key, suites)?;
@@ -180,11 +169,13 @@ impl Default for TlsSettings {
 const JKS_MAGIC: [u8; 4] = [0xFE, 0xED, 0xFE, 0xED];
 const JCEKS_MAGIC: [u8; 4] = [0xCE, 0xCE, 0xCE, 0xCE];
 
-fn is_pem(bytes: &[u8]) -> bool {
+/// Whether the bytes are PEM text (rather than a binary store).
+pub(crate) fn is_pem(bytes: &[u8]) -> bool {
     bytes.trim_ascii_start().starts_with(b"-----BEGIN")
 }
 
-fn convert_hint(store: &Store) -> String {
+/// The `keytool` command that converts a JKS store into PKCS#12.
+pub(crate) fn convert_hint(store: &Store) -> String {
     let path = match &store.material {
         Material::File(p) => p.display().to_string(),
         Material::Inline(_) => "store.jks".into(),
@@ -194,7 +185,7 @@ fn convert_hint(store: &Store) -> String {
 
 /// The certificates of a trust store: JKS trusted-certificate entries, every certificate of a
 /// PKCS#12 file, or every certificate of a PEM file.
-fn trusted_certificates(store: &Store) -> Result<Vec<X509>, ConfigError> {
+pub(crate) fn trusted_certificates(store: &Store) -> Result<Vec<X509>, ConfigError> {
     let bytes = store.material.read(&store.key)?;
     let invalid = |reason: String| ConfigError::invalid(&store.key, reason);
     let certificates = if bytes.starts_with(&JKS_MAGIC) {
@@ -220,10 +211,38 @@ fn trusted_certificates(store: &Store) -> Result<Vec<X509>, ConfigError> {
     Ok(certificates)
 }
 
-type Identity = (PKey<Private>, X509, Vec<X509>);
+/// Certificates as an OpenSSL store (errors name `key`).
+pub(crate) fn trust_store(key: &str, certificates: Vec<X509>) -> Result<X509Store, ConfigError> {
+    let openssl = |e: openssl::error::ErrorStack| ConfigError::invalid(key, format!("OpenSSL: {e}"));
+    let mut trusted = X509StoreBuilder::new().map_err(openssl)?;
+    for certificate in certificates {
+        trusted.add_cert(certificate).map_err(openssl)?;
+    }
+    Ok(trusted.build())
+}
+
+/// A private key, its certificate and the rest of the chain.
+pub(crate) type Identity = (PKey<Private>, X509, Vec<X509>);
+
+/// Presents `identity` (named by `config_key` in errors) on every connection of `builder`.
+pub(crate) fn use_identity(
+    builder: &mut SslContextBuilder,
+    config_key: &str,
+    (key, certificate, chain): Identity,
+) -> Result<(), ConfigError> {
+    let openssl = |e: openssl::error::ErrorStack| ConfigError::invalid(config_key, format!("OpenSSL: {e}"));
+    builder.set_private_key(&key).map_err(openssl)?;
+    builder.set_certificate(&certificate).map_err(openssl)?;
+    for c in chain {
+        builder.add_extra_chain_cert(c).map_err(openssl)?;
+    }
+    builder
+        .check_private_key()
+        .map_err(|e| ConfigError::invalid(config_key, format!("the private key does not match the certificate: {e}")))
+}
 
 /// The private key, certificate and chain of a PKCS#12 key store.
-fn key_store_identity(store: &Store) -> Result<Identity, ConfigError> {
+pub(crate) fn key_store_identity(store: &Store) -> Result<Identity, ConfigError> {
     let bytes = store.material.read(&store.key)?;
     let invalid = |reason: String| ConfigError::invalid(&store.key, reason);
     if bytes.starts_with(&JKS_MAGIC) || bytes.starts_with(&JCEKS_MAGIC) {
@@ -243,20 +262,40 @@ fn key_store_identity(store: &Store) -> Result<Identity, ConfigError> {
 }
 
 fn pem_identity(chain: &Pem, key: &Pem) -> Result<Identity, ConfigError> {
-    let mut certificates = X509::stack_from_pem(&chain.material.read(&chain.key)?)
-        .map_err(|e| ConfigError::invalid(&chain.key, format!("not a PEM certificate chain: {e}")))?;
+    pem_parts_identity((&chain.key, &chain.material.read(&chain.key)?), (&key.key, &key.material.read(&key.key)?), None)
+}
+
+/// An identity from PEM text: a certificate chain (leaf first) and a private key, each with the
+/// config key that named it; the two may be the same file. The key may be encrypted (PKCS#8 or
+/// traditional) when `key_password` is given.
+pub(crate) fn pem_parts_identity(
+    (chain_key, chain): (&str, &[u8]),
+    (key_key, key): (&str, &[u8]),
+    key_password: Option<&str>,
+) -> Result<Identity, ConfigError> {
+    let mut certificates = X509::stack_from_pem(chain)
+        .map_err(|e| ConfigError::invalid(chain_key, format!("not a PEM certificate chain: {e}")))?;
     if certificates.is_empty() {
-        return Err(ConfigError::invalid(&chain.key, "the PEM file holds no certificate"));
+        return Err(ConfigError::invalid(chain_key, "the PEM file holds no certificate"));
     }
-    let private_key = PKey::private_key_from_pem(&key.material.read(&key.key)?)
-        .map_err(|e| ConfigError::invalid(&key.key, format!("not an unencrypted PEM private key: {e}")))?;
+    let private_key = match key_password {
+        None => PKey::private_key_from_pem(key)
+            .map_err(|e| ConfigError::invalid(key_key, format!("not an unencrypted PEM private key: {e}")))?,
+        Some(password) => PKey::private_key_from_pem_passphrase(key, password.as_bytes()).map_err(|e| {
+            ConfigError::invalid(key_key, format!("not a PEM private key this password opens (wrong password?): {e}"))
+        })?,
+    };
     let leaf = certificates.remove(0);
     Ok((private_key, leaf, certificates))
 }
 
 /// Cipher suites by IANA name (as Java and the peers' configs spell them: `TLS_ECDHE_RSA_WITH_…`,
 /// `TLS_AES_128_GCM_SHA256`) or by OpenSSL name.
-fn set_cipher_suites(builder: &mut SslConnectorBuilder, key: &str, suites: &[String]) -> Result<(), ConfigError> {
+pub(crate) fn set_cipher_suites(
+    builder: &mut SslContextBuilder,
+    key: &str,
+    suites: &[String],
+) -> Result<(), ConfigError> {
     let (mut tls12, mut tls13) = (Vec::new(), Vec::new());
     for suite in suites {
         if suite.starts_with("TLS_") && !suite.contains("_WITH_") {
@@ -383,7 +422,7 @@ pub(crate) mod tests {
     }
 
     /// A JKS trust store with one trusted-certificate entry, written as keytool does.
-    fn jks(der: &[u8], password: &str) -> Vec<u8> {
+    pub(crate) fn jks(der: &[u8], password: &str) -> Vec<u8> {
         let mut out = Vec::new();
         out.extend_from_slice(&JKS_MAGIC);
         out.extend_from_slice(&2u32.to_be_bytes());

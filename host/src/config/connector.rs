@@ -19,6 +19,8 @@ pub const COMMON_KEYS: &[&str] = &[
     "errors.log.include.messages",
     "transforms",
     "predicates",
+    "task.restart.max.attempts",
+    "task.restart.backoff.ms",
 ];
 /// Connect keys accepted for compatibility that have no effect in this version (reported, with why).
 pub const INERT_KEYS: &[(&str, &str)] =
@@ -64,6 +66,12 @@ pub struct ConnectorConfig {
     pub errors_log_include_messages: bool,
     /// `transforms` and `transforms.<alias>.*`, in order.
     pub transforms: Vec<TransformSpec>,
+    /// How many times in a row a task that failed for a reason that may pass (Cassandra or Kafka
+    /// unavailable) is restarted automatically (`task.restart.max.attempts`; 0 = never, as Connect).
+    pub restart_max_attempts: u32,
+    /// The wait before the first automatic restart, doubled each time up to a minute
+    /// (`task.restart.backoff.ms`).
+    pub restart_backoff: std::time::Duration,
     /// Everything, as given.
     pub settings: Settings,
 }
@@ -89,6 +97,11 @@ impl ConnectorConfig {
             }
         };
         let transforms = transform_specs(&settings)?;
+        let restart_max_attempts: u32 = settings.parse_or("task.restart.max.attempts", 3)?;
+        let backoff_ms: u64 = settings.parse_or("task.restart.backoff.ms", 1000)?;
+        if backoff_ms == 0 {
+            return Err(ConfigError::invalid("task.restart.backoff.ms", "must be at least 1"));
+        }
         let optional_converter = |prefix: &str| -> Result<Option<ConverterConfig>, ConfigError> {
             settings.non_blank(prefix).map(|_| ConverterConfig::from_settings(&settings, prefix)).transpose()
         };
@@ -99,6 +112,8 @@ impl ConnectorConfig {
             errors_log_include_messages: settings.bool_or("errors.log.include.messages", false)?,
             error_tolerance,
             transforms,
+            restart_max_attempts,
+            restart_backoff: std::time::Duration::from_millis(backoff_ms),
             name,
             class,
             tasks_max,

@@ -5,6 +5,7 @@
 
 pub mod connector;
 pub mod properties;
+pub mod security;
 pub mod worker;
 
 use std::collections::BTreeMap;
@@ -56,8 +57,25 @@ impl ConfigError {
 }
 
 /// Flat string settings with typed accessors that produce [`ConfigError`]s naming the key.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Its `Debug` output masks the values of secret keys (see [`is_secret_key`]).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Settings(pub BTreeMap<String, String>);
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, v)| (k, if is_secret_key(k) { "****" } else { v.as_str() })))
+            .finish()
+    }
+}
+
+/// Whether a key holds a secret (a password, a JAAS config, a private key) whose value must never be
+/// logged or printed.
+pub fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "secret", "jaas", "key.pem", "keystore.key", "credentials"].iter().any(|s| key.contains(s))
+}
 
 impl Settings {
     /// Settings from `(key, value)` pairs.
@@ -213,7 +231,10 @@ mod tests {
             .chain(connector::INERT_KEYS.iter().map(|(k, _)| k))
             .chain(crate::connectors::sink::config::SINK_KEYS)
             .chain(crate::connectors::sink::lenses::KEYS)
-            .chain(crate::connectors::sink::datastax::KEYS);
+            .chain(crate::connectors::sink::datastax::KEYS)
+            .chain(security::KAFKA_SECURITY_KEYS)
+            .chain(crate::rest::security::HTTPS_KEYS)
+            .chain(crate::rest::security::HTTPS_INERT_KEYS);
         for key in keys {
             assert!(doc.contains(&format!("`{key}`")), "docs/configuration.md does not document `{key}`");
         }

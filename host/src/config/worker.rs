@@ -2,18 +2,26 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::security::{is_kafka_security_key, kafka_client_settings};
 use super::{ConfigError, Settings};
 use crate::pipeline::convert::ConverterConfig;
+use crate::rest::security::{HTTPS_INERT_KEYS, HTTPS_KEYS, HTTPS_PREFIX, RestSecurity};
 
 /// Keys the worker uses. `consumer.*`, `producer.*` and the converters' own `*.converter.*` keys are
-/// passed through; anything else is reported as unknown (never silently ignored).
+/// passed through, `ssl.*` and `sasl.*` are Kafka client security (checked with librdkafka), and
+/// `listeners.https.` takes the keys of [`HTTPS_KEYS`]; anything else is reported as unknown (never
+/// silently ignored).
 pub const KNOWN_KEYS: &[&str] = &[
     "bootstrap.servers",
     "listeners",
     "rest.port",
     "rest.host.name",
+    "rest.basic.auth.users.file",
+    "rest.extension.classes",
+    "security.protocol",
     "offset.flush.interval.ms",
     "key.converter",
     "value.converter",
@@ -43,7 +51,7 @@ pub const INERT_KEYS: &[(&str, &str)] = &[
     ("header.converter", "has no effect: header values are read as UTF-8 text, as JSON when they parse as JSON"),
 ];
 const PASS_THROUGH_PREFIXES: &[&str] =
-    &["consumer.", "producer.", "key.converter.", "value.converter.", "header.converter."];
+    &["consumer.", "producer.", "key.converter.", "value.converter.", "header.converter.", "ssl.", "sasl."];
 
 /// Typed worker configuration.
 #[derive(Debug, Clone)]
@@ -52,8 +60,16 @@ pub struct WorkerConfig {
     pub bootstrap_servers: String,
     /// Cluster name in distributed mode (`group.id`).
     pub group_id: Option<String>,
-    /// Where the REST API listens (`listeners`, or the legacy `rest.host.name`/`rest.port`).
+    /// Where the REST API listens (`listeners`, or the legacy `rest.host.name`/`rest.port`); whether
+    /// it speaks HTTPS is in `rest_security`.
     pub listeners: Vec<SocketAddr>,
+    /// Who may use the REST API: HTTPS (`listeners=https://…`, `listeners.https.ssl.*`) and basic
+    /// auth (`rest.basic.auth.users.file`). Serve with [`crate::rest::security::serve`].
+    pub rest_security: Arc<RestSecurity>,
+    /// librdkafka settings every Kafka client of the worker starts from: the top-level
+    /// `security.protocol`, `ssl.*` and `sasl.*` keys in librdkafka's terms
+    /// (see [`kafka_client_settings`]). [`crate::kafka::client_config`] applies them.
+    pub kafka_client: Settings,
     /// How often sink tasks commit their acknowledged offsets (`offset.flush.interval.ms`).
     pub offset_flush_interval: Duration,
     /// Default key converter (`key.converter` + `key.converter.*`).
@@ -62,9 +78,11 @@ pub struct WorkerConfig {
     pub value_converter: ConverterConfig,
     /// Standalone source offsets file (`offset.storage.file.filename`).
     pub offset_storage_file: Option<PathBuf>,
-    /// librdkafka settings for every consumer (`consumer.*`, prefix removed).
+    /// librdkafka settings for every consumer: `kafka_client` overridden by `consumer.*` (prefix
+    /// removed, Java security keys translated).
     pub consumer: Settings,
-    /// librdkafka settings for every producer (`producer.*`, prefix removed).
+    /// librdkafka settings for every producer: `kafka_client` overridden by `producer.*` (prefix
+    /// removed, Java security keys translated).
     pub producer: Settings,
     /// The plugin runtime: `plugin.path` and the sandbox's limits (`wasm.*`).
     pub wasm: crate::wasm::WasmSettings,
@@ -73,7 +91,8 @@ pub struct WorkerConfig {
 }
 
 impl WorkerConfig {
-    /// Validates worker settings. Pure: opens nothing.
+    /// Validates worker settings. Opens no connection; reads the key and trust stores and the REST
+    /// users file the settings name, so their errors show now, naming the key.
     pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
         let bootstrap_servers = s.non_blank("bootstrap.servers").unwrap_or("localhost:9092").to_string();
         let listeners = match s.non_blank("listeners") {
@@ -93,44 +112,67 @@ impl WorkerConfig {
         if flush_ms == 0 {
             return Err(ConfigError::invalid("offset.flush.interval.ms", "must be at least 1"));
         }
+        let rest_security = RestSecurity::from_settings(s)?;
+        let https_keys: Vec<String> =
+            HTTPS_KEYS.iter().chain(HTTPS_INERT_KEYS).map(|k| format!("{HTTPS_PREFIX}{k}")).collect();
         let inert: Vec<&str> = INERT_KEYS.iter().map(|(k, _)| *k).collect();
-        let known: Vec<&str> = KNOWN_KEYS.iter().chain(&inert).copied().collect();
+        let known: Vec<&str> =
+            KNOWN_KEYS.iter().copied().chain(inert).chain(https_keys.iter().map(String::as_str)).collect();
         let mut warnings: Vec<String> = INERT_KEYS
             .iter()
             .filter(|(k, _)| s.get(k).is_some())
             .map(|(k, why)| format!("worker setting '{k}' {why}"))
             .collect();
+        for key in s.0.keys().filter(|k| k.starts_with(HTTPS_PREFIX)) {
+            if !rest_security.is_https() {
+                warnings.push(format!("worker setting '{key}' has no effect: no listener is https"));
+            } else if HTTPS_INERT_KEYS.iter().any(|inert| key.strip_prefix(HTTPS_PREFIX) == Some(inert)) {
+                warnings.push(format!("worker setting '{key}' is Java-specific and has no effect"));
+            }
+        }
         warnings.extend(
             s.unknown_keys(&known, PASS_THROUGH_PREFIXES)
                 .into_iter()
                 .map(|k| format!("unknown worker setting '{k}' is ignored")),
         );
+        // Every client gets the top-level security keys; `consumer.*`/`producer.*` override them
+        // (Connect gives the top-level ones to its own clients only, so files repeat them per prefix).
+        let security = Settings(
+            s.0.iter().filter(|(k, _)| is_kafka_security_key(k)).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        );
+        let kafka_client = kafka_client_settings(&[("", &security)], true, &mut warnings)?;
+        let consumer =
+            kafka_client_settings(&[("", &security), ("consumer.", &s.with_prefix("consumer."))], true, &mut warnings)?;
+        let producer =
+            kafka_client_settings(&[("", &security), ("producer.", &s.with_prefix("producer."))], true, &mut warnings)?;
+        let mut seen = std::collections::HashSet::new();
+        warnings.retain(|w| seen.insert(w.clone()));
         Ok(Self {
             bootstrap_servers,
             group_id: s.non_blank("group.id").map(str::to_string),
             listeners,
+            rest_security: Arc::new(rest_security),
+            kafka_client,
             offset_flush_interval: Duration::from_millis(flush_ms),
             key_converter: ConverterConfig::from_settings(s, "key.converter")?,
             value_converter: ConverterConfig::from_settings(s, "value.converter")?,
             offset_storage_file: s.non_blank("offset.storage.file.filename").map(PathBuf::from),
-            consumer: s.with_prefix("consumer."),
-            producer: s.with_prefix("producer."),
+            consumer,
+            producer,
             wasm: crate::wasm::WasmSettings::from_settings(s)?,
             warnings,
         })
     }
 }
 
-/// `http://host:port`; an empty host means every interface, as in Connect.
+/// `http://host:port` or `https://host:port`; an empty host means every interface, as in Connect.
+/// The scheme is [`RestSecurity`]'s business.
 fn parse_listener(key: &str, listener: &str) -> Result<SocketAddr, ConfigError> {
     let Some((scheme, rest)) = listener.split_once("://") else {
         return Err(ConfigError::invalid(key, format!("'{listener}' is not of the form http://host:port")));
     };
-    if !scheme.eq_ignore_ascii_case("http") {
-        return Err(ConfigError::invalid(
-            key,
-            format!("'{listener}': only http listeners are supported in this version"),
-        ));
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err(ConfigError::invalid(key, format!("'{listener}': a listener is http:// or https://")));
     }
     let (host, port) =
         rest.rsplit_once(':').ok_or_else(|| ConfigError::invalid(key, format!("'{listener}' has no port")))?;
@@ -187,11 +229,102 @@ mod tests {
     }
 
     #[test]
+    fn https_listeners_and_basic_auth_build_the_rest_security() {
+        let dir = std::env::temp_dir().join(format!("spillway-worker-https-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (key, cert) = crate::cassandra::tls::tests::self_signed("localhost");
+        let mut pem = key.private_key_to_pem_pkcs8().unwrap();
+        pem.extend(cert.to_pem().unwrap());
+        std::fs::write(dir.join("rest.pem"), pem).unwrap();
+        std::fs::write(dir.join("users"), "admin: secret\n").unwrap();
+        let w = WorkerConfig::from_settings(&settings(&format!(
+            "listeners=https://127.0.0.1:18443\n\
+             listeners.https.ssl.keystore.location={dir}/rest.pem\n\
+             listeners.https.ssl.keystore.type=PEM\n\
+             listeners.https.ssl.client.auth=none\n\
+             listeners.https.ssl.protocol=TLSv1.3\n\
+             listeners.https.ssl.nonsense=1\n\
+             rest.basic.auth.users.file={dir}/users\n\
+             rest.extension.classes=org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension\n",
+            dir = dir.display()
+        )))
+        .unwrap();
+        assert_eq!(w.listeners, vec!["127.0.0.1:18443".parse().unwrap()]);
+        assert!(w.rest_security.is_https() && w.rest_security.requires_credentials());
+        assert_eq!(
+            w.warnings,
+            vec![
+                "worker setting 'listeners.https.ssl.protocol' is Java-specific and has no effect",
+                "unknown worker setting 'listeners.https.ssl.nonsense' is ignored",
+            ]
+        );
+        let plain = WorkerConfig::from_settings(&settings("listeners.https.ssl.keystore.location=/x\n")).unwrap();
+        assert!(!plain.rest_security.is_https() && !plain.rest_security.requires_credentials());
+        assert_eq!(
+            plain.warnings,
+            vec!["worker setting 'listeners.https.ssl.keystore.location' has no effect: no listener is https"]
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn kafka_client_security_reaches_every_client() {
+        let w = WorkerConfig::from_settings(&settings(
+            "security.protocol=SASL_PLAINTEXT\n\
+             sasl.mechanism=SCRAM-SHA-256\n\
+             sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required \\\n  username=\"connect\" password=\"connect-secret\";\n\
+             consumer.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"reader\" password=\"r\";\n\
+             consumer.ssl.provider=SunJSSE\n",
+        ))
+        .unwrap();
+        assert_eq!(w.kafka_client.get("security.protocol"), Some("sasl_plaintext"));
+        assert_eq!(w.kafka_client.get("sasl.mechanism"), Some("SCRAM-SHA-256"));
+        assert_eq!(w.kafka_client.get("sasl.username"), Some("connect"));
+        assert_eq!(w.kafka_client.get("sasl.password"), Some("connect-secret"));
+        assert_eq!(w.producer.get("sasl.username"), Some("connect"), "producers get the top-level keys");
+        assert_eq!(w.consumer.get("sasl.username"), Some("reader"), "consumer.* overrides them");
+        assert_eq!(w.consumer.get("security.protocol"), Some("sasl_plaintext"));
+        assert!(w.consumer.get("sasl.jaas.config").is_none() && w.consumer.get("ssl.provider").is_none());
+        assert_eq!(w.warnings, vec!["Kafka client setting 'consumer.ssl.provider' is Java-specific"]);
+        assert!(!format!("{w:?}").contains("connect-secret"), "no password in Debug output");
+        let config = crate::kafka::client_config(&w);
+        assert_eq!(config.get("sasl.username"), Some("connect"));
+        assert_eq!(config.get("bootstrap.servers"), Some("localhost:9092"));
+        let consumer = crate::kafka::sink_consumer_config(
+            &w,
+            "c",
+            &Settings::from_pairs(&[(
+                "sasl.jaas.config",
+                "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"own\" password=\"o\";",
+            )]),
+            "c-0",
+            None,
+        )
+        .unwrap();
+        assert_eq!(consumer.get("sasl.username"), Some("own"), "a connector's consumer.override.* wins");
+    }
+
+    #[test]
+    fn kafka_client_security_mistakes_name_the_key() {
+        for (text, needle) in [
+            ("security.protocol=SASL_SSL\nsasl.jaas.config=x required a=b;", "'sasl.jaas.config'"),
+            ("security.protocol=SASL_SSL\nsasl.mechanism=PLAIN", "'sasl.jaas.config'"),
+            ("consumer.security.protocol=SASL_SSL\nconsumer.sasl.mechanism=PLAIN", "'consumer.sasl.jaas.config'"),
+            ("security.protocol=SASL_SSL", "'sasl.mechanism'"),
+            ("security.protocol=SSL\nssl.truststore.location=/nonexistent/ts.jks", "'ssl.truststore.location'"),
+            ("producer.security.protocol=bogus", "'producer.security.protocol'"),
+        ] {
+            let err = WorkerConfig::from_settings(&settings(text)).unwrap_err().to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+
+    #[test]
     fn bad_values_name_the_key() {
         for (text, needle) in [
             ("listeners=127.0.0.1:8083", "listeners"),
             ("listeners=http://127.0.0.1:x", "bad port"),
-            ("listeners=ftp://a:1", "only http"),
+            ("listeners=ftp://a:1", "http:// or https://"),
             ("offset.flush.interval.ms=0", "offset.flush.interval.ms"),
             ("offset.flush.interval.ms=soon", "offset.flush.interval.ms"),
         ] {

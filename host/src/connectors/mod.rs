@@ -3,7 +3,79 @@
 
 pub mod sink;
 
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
 use crate::config::ConfigError;
+
+/// What the worker tells a running task (stop, pause) and what the task reports back (counters,
+/// the topics it consumed). Cloned into every run of one task; the report outlives restarts.
+#[derive(Debug, Clone)]
+pub struct TaskControl {
+    /// Stop: finish what is in flight, commit, return.
+    pub stop: CancellationToken,
+    /// While true the task consumes nothing; its partitions stay assigned.
+    pub paused: watch::Receiver<bool>,
+    /// Counters and topics, read by REST.
+    pub report: Arc<TaskReport>,
+}
+
+impl TaskControl {
+    /// A control for a task that runs until `stop`, never paused (tests, tools).
+    pub fn until(stop: CancellationToken) -> Self {
+        let (_, paused) = watch::channel(false);
+        Self { stop, paused, report: Arc::default() }
+    }
+}
+
+/// A task's counters since its connector started, and the topics it consumed (Connect's
+/// `/connectors/{c}/topics`).
+#[derive(Debug, Default)]
+pub struct TaskReport {
+    /// Records polled from Kafka.
+    pub records_read: AtomicU64,
+    /// Statements Cassandra acknowledged.
+    pub statements_written: AtomicU64,
+    /// Records that failed and were skipped (dead letter queue or log).
+    pub records_skipped: AtomicU64,
+    /// Times the task failed.
+    pub failures: AtomicU64,
+    topics: Mutex<BTreeSet<String>>,
+}
+
+impl TaskReport {
+    /// Counts `n` on `counter`.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Reads a counter.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    /// Notes a topic the task consumed from.
+    pub fn saw_topic(&self, topic: &str) {
+        let mut topics = self.topics.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !topics.contains(topic) {
+            topics.insert(topic.to_string());
+        }
+    }
+
+    /// The topics consumed since the last reset.
+    pub fn topics(&self) -> BTreeSet<String> {
+        self.topics.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Forgets the topics (`PUT /connectors/{c}/topics/reset`).
+    pub fn reset_topics(&self) {
+        self.topics.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+    }
+}
 
 /// The connector implementations this host runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -77,8 +76,13 @@ impl DeadLetterQueue {
         connector: &str,
         task_id: u32,
     ) -> Result<Self, KafkaError> {
-        let mut config = ClientConfig::new();
-        config.set("bootstrap.servers", &worker.bootstrap_servers);
+        let overrides = crate::config::security::kafka_client_settings(
+            &[("producer.override.", overrides)],
+            false,
+            &mut Vec::new(),
+        )
+        .map_err(|e| KafkaError::ClientCreation(e.to_string()))?;
+        let mut config = super::client_config(worker);
         for (k, v) in worker.producer.0.iter().chain(overrides.0.iter()) {
             config.set(k, v);
         }

@@ -1,15 +1,15 @@
-//! Standalone mode: one process, connectors from files, REST for inspection.
+//! Standalone mode: one process, connectors from files and over REST (kept in memory, as in
+//! Connect's standalone mode).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::herder::{Herder, HerderError, Target};
 use super::status::StatusBoard;
-use super::{plan_connector, start_connector};
 use crate::config::{ConfigError, Settings, WorkerConfig};
 use crate::rest::{self, RestState};
 use crate::wasm::Registry;
@@ -41,58 +41,65 @@ pub enum StartError {
 #[derive(Debug)]
 pub struct Standalone {
     rest_addr: SocketAddr,
-    registry: Arc<Registry>,
-    board: Arc<StatusBoard>,
+    herder: Arc<Herder>,
     shutdown: CancellationToken,
-    tasks: JoinSet<()>,
+    rest: JoinSet<()>,
 }
 
 impl Standalone {
-    /// Validates every connector (nothing runs unless all are valid), opens REST, starts the tasks.
+    /// Validates every connector file (nothing runs unless all are valid), opens REST, starts them.
     pub async fn start(worker: WorkerConfig, connectors: Vec<Settings>) -> Result<Self, StartError> {
         for warning in &worker.warnings {
             warn!("{warning}");
         }
         let worker = Arc::new(worker);
-        // Loading plugins and checking transforms runs guest code (describe, configure): off the
-        // async runtime's threads.
-        let planning = worker.clone();
-        let (registry, planned) = off_runtime(move || -> Result<_, StartError> {
-            let registry = Registry::open(&planning.wasm).map_err(StartError::Plugins)?;
-            let mut planned: Vec<super::PlannedConnector> = Vec::new();
-            for settings in connectors {
-                let p = plan_connector(&planning, &registry, settings, true)?;
-                if planned.iter().any(|q| q.name() == p.name()) {
-                    return Err(StartError::DuplicateName(p.name().to_string()));
-                }
-                planned.push(p);
+        let mut names: Vec<String> = Vec::new();
+        for settings in &connectors {
+            let name = settings.get("name").unwrap_or_default().to_string();
+            if names.contains(&name) {
+                return Err(StartError::DuplicateName(name));
             }
-            Ok((registry, planned))
-        })
-        .await
-        .map_err(StartError::Plugins)??;
+            names.push(name);
+        }
+        // Loading plugins runs guest code: off the async runtime's threads.
+        let wasm = worker.wasm.clone();
+        let registry = off_runtime(move || Registry::open(&wasm))
+            .await
+            .map_err(StartError::Plugins)?
+            .map_err(StartError::Plugins)?;
+        let board = Arc::new(StatusBoard::default());
+        let shutdown = CancellationToken::new();
+        // Dynamic group membership: a stopped or deleted connector's tasks leave their group at once
+        // (static members linger until their session times out, blocking offset changes).
+        let herder = Herder::new(worker.clone(), registry.clone(), board, false, shutdown.child_token());
+        for settings in &connectors {
+            match herder.validate(settings.clone()).await.error {
+                None => {}
+                Some(e) => return Err(StartError::Config(e)),
+            }
+        }
         let addr = worker.listeners[0];
         let listener =
             tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
         let rest_addr = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;
-        let board = Arc::new(StatusBoard::default());
-        let shutdown = CancellationToken::new();
-        let state = RestState::new(board.clone(), rest_addr.to_string(), registry.clone())
-            .lookup_kafka_cluster_id(&worker.bootstrap_servers);
-        let rest_shutdown = shutdown.clone();
-        let mut tasks = JoinSet::new();
-        tasks.spawn(async move {
-            if let Err(error) =
-                axum::serve(listener, rest::router(state)).with_graceful_shutdown(rest_shutdown.cancelled_owned()).await
-            {
+        let state = RestState::new(herder.clone(), rest_addr.to_string()).lookup_kafka_cluster_id(&worker);
+        let (rest_shutdown, security) = (shutdown.clone(), worker.rest_security.clone());
+        let mut rest = JoinSet::new();
+        rest.spawn(async move {
+            if let Err(error) = rest::security::serve(listener, rest::router(state), &security, rest_shutdown).await {
                 warn!(%error, "REST server stopped");
             }
         });
-        info!(rest = %rest_addr, "standalone worker started");
-        for p in planned {
-            start_connector(p, &board, &mut tasks, &shutdown);
+        let scheme = if worker.rest_security.is_https() { "https" } else { "http" };
+        info!(rest = %format!("{scheme}://{rest_addr}"), auth = worker.rest_security.requires_credentials(), "standalone worker started");
+        for settings in connectors {
+            match herder.create(settings, Target::Running).await {
+                Ok(()) => {}
+                Err(HerderError::Invalid(e)) => return Err(StartError::Config(e)),
+                Err(e) => return Err(StartError::Plugins(e.to_string())),
+            }
         }
-        Ok(Self { rest_addr, registry, board, shutdown, tasks })
+        Ok(Self { rest_addr, herder, shutdown, rest })
     }
 
     /// Where REST listens.
@@ -102,24 +109,24 @@ impl Standalone {
 
     /// The worker's plugins.
     pub fn registry(&self) -> &Arc<Registry> {
-        &self.registry
+        self.herder.registry()
     }
 
     /// Connector and task states.
     pub fn board(&self) -> &Arc<StatusBoard> {
-        &self.board
+        self.herder.board()
+    }
+
+    /// The connectors.
+    pub fn herder(&self) -> &Arc<Herder> {
+        &self.herder
     }
 
     /// Stops every task (draining in-flight writes and committing) and the REST server.
     pub async fn stop(mut self) {
+        self.herder.shutdown().await;
         self.shutdown.cancel();
-        let drained =
-            tokio::time::timeout(Duration::from_secs(60), async { while self.tasks.join_next().await.is_some() {} })
-                .await;
-        if drained.is_err() {
-            warn!("tasks did not stop within 60 s; aborting them (uncommitted records will be redelivered)");
-            self.tasks.abort_all();
-        }
+        while self.rest.join_next().await.is_some() {}
         info!("standalone worker stopped");
     }
 }

@@ -54,17 +54,53 @@ pub struct StatusBoard {
 }
 
 impl StatusBoard {
-    /// Registers a connector with `tasks` unassigned tasks.
+    /// Registers (or re-registers) a connector in `state` with `tasks` unassigned tasks.
     pub fn add_connector(&self, name: &str, kind: &'static str, config: BTreeMap<String, String>, tasks: u32) {
         let tasks = (0..tasks).map(|id| (id, TaskStatus { state: State::Unassigned, trace: None })).collect();
         let status = ConnectorStatus { kind, state: State::Running, trace: None, config, tasks };
         self.write().insert(name.to_string(), status);
     }
 
+    /// Forgets a connector.
+    pub fn remove_connector(&self, name: &str) {
+        self.write().remove(name);
+    }
+
+    /// Sets a connector's own state.
+    pub fn set_connector(&self, name: &str, state: State, trace: Option<String>) {
+        if let Some(c) = self.write().get_mut(name) {
+            c.state = state;
+            c.trace = trace;
+        }
+    }
+
+    /// Replaces a connector's configuration (as shown by GET).
+    pub fn set_config(&self, name: &str, config: BTreeMap<String, String>) {
+        if let Some(c) = self.write().get_mut(name) {
+            c.config = config;
+        }
+    }
+
+    /// Replaces the task list with `tasks` unassigned tasks (0 when stopped).
+    pub fn reset_tasks(&self, name: &str, tasks: u32) {
+        if let Some(c) = self.write().get_mut(name) {
+            c.tasks = (0..tasks).map(|id| (id, TaskStatus { state: State::Unassigned, trace: None })).collect();
+        }
+    }
+
     /// Sets a task's state.
     pub fn set_task(&self, connector: &str, task: u32, state: State, trace: Option<String>) {
         if let Some(c) = self.write().get_mut(connector) {
             c.tasks.insert(task, TaskStatus { state, trace });
+        }
+    }
+
+    /// Moves every task in one of `from` to `to` (pause and resume leave failed tasks failed).
+    pub fn move_tasks(&self, connector: &str, from: &[State], to: State) {
+        if let Some(c) = self.write().get_mut(connector) {
+            for t in c.tasks.values_mut().filter(|t| from.contains(&t.state)) {
+                *t = TaskStatus { state: to, trace: None };
+            }
         }
     }
 
@@ -76,6 +112,11 @@ impl StatusBoard {
     /// Connector names, sorted.
     pub fn names(&self) -> Vec<String> {
         self.read().keys().cloned().collect()
+    }
+
+    /// A copy of every connector's status.
+    pub fn all(&self) -> BTreeMap<String, ConnectorStatus> {
+        self.read().clone()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, ConnectorStatus>> {

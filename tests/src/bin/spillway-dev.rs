@@ -83,6 +83,29 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         rounds: u32,
     },
+    /// Footprint: an idle worker's start time to `/health` 200 and RSS, Spillway next to Kafka
+    /// Connect (standalone, no connector, same worker settings), alternating runs (Markdown out).
+    BenchFootprint {
+        /// Runs of each worker; medians are reported.
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+        /// Seconds each worker idles after `/health` answered 200 before its memory is read.
+        #[arg(long, default_value_t = 10.0)]
+        settle_secs: f64,
+        /// The spillway binary to measure.
+        #[arg(long, default_value = "target/release/spillway")]
+        spillway: std::path::PathBuf,
+        /// The java launcher that runs Connect.
+        #[arg(long, default_value = "java")]
+        java: std::path::PathBuf,
+        /// Connect's runtime classpath (`tests/services/services.sh jars connect`); default
+        /// `<run dir>/jars/connect`.
+        #[arg(long)]
+        connect_jars: Option<std::path::PathBuf>,
+        /// Extra JVM options for Connect, space-separated (default none: the JVM's defaults).
+        #[arg(long, default_value = "", allow_hyphen_values = true)]
+        connect_jvm_opts: String,
+    },
     /// Wait until a consumer group committed COUNT offsets in total on a topic.
     WaitCommitted {
         /// Consumer group (a sink's is `connect-<name>`).
@@ -138,6 +161,26 @@ async fn main() {
         }
         Command::BenchSink { count, partitions, tasks, concurrency, spillway, rounds } => {
             spillway_tests::bench::run(&services, &spillway, count, partitions, tasks, concurrency, rounds).await;
+        }
+        Command::BenchFootprint { runs, settle_secs, spillway, java, connect_jars, connect_jvm_opts } => {
+            let run_dir = spillway_tests::run_dir();
+            let jars = connect_jars.unwrap_or_else(|| run_dir.join("jars/connect"));
+            let options = spillway_tests::footprint::Options {
+                runs,
+                settle: Duration::from_secs_f64(settle_secs.max(0.0)),
+                spillway: std::path::absolute(&spillway).unwrap_or(spillway),
+                java,
+                connect_jars: std::fs::canonicalize(&jars).unwrap_or(jars),
+                connect_jvm_opts: connect_jvm_opts.split_whitespace().map(str::to_string).collect(),
+                kafka_bootstrap: services.kafka_bootstrap.clone(),
+                dir: run_dir.join("footprint"),
+            };
+            // Blocking by design (processes, /proc, a poll loop): off the async runtime's threads.
+            let result = tokio::task::spawn_blocking(move || spillway_tests::footprint::run(&options)).await;
+            if let Err(e) = result.expect("footprint benchmark thread") {
+                eprintln!("spillway-dev: bench-footprint: {e}");
+                std::process::exit(1);
+            }
         }
         Command::WaitCommitted { group, topic, partitions, count, timeout } => {
             let started = std::time::Instant::now();

@@ -29,6 +29,7 @@ use super::config::{SinkConfig, WritePolicy};
 use super::writer::{BoundStatement, RecordView, TableWriter};
 use crate::cassandra::{self, CassandraError};
 use crate::config::{ConfigError, ConnectorConfig, ErrorTolerance, WorkerConfig};
+use crate::connectors::{TaskControl, TaskReport};
 use crate::kafka::dlq::{DeadLetterQueue, Failure, Stage};
 use crate::kafka::offsets::{TopicPartition, Watermarks};
 use crate::kafka::sink_consumer_config;
@@ -88,6 +89,17 @@ pub enum TaskError {
         /// Kafka's answer.
         reason: String,
     },
+}
+
+impl TaskError {
+    /// Whether the cause may pass by itself (Cassandra or Kafka unreachable, retries outlasted),
+    /// so restarting the task can help; a bad record, a rejected write or a bad setting cannot.
+    pub fn may_pass(&self) -> bool {
+        matches!(
+            self,
+            Self::Cassandra(_) | Self::Kafka(_) | Self::RetriesExhausted { .. } | Self::DeadLetterQueue { .. }
+        )
+    }
 }
 
 /// How a write ended badly.
@@ -229,6 +241,8 @@ struct Run {
     transforms: Option<TransformChain>,
     /// The last poll took everything the consumer had fetched: more records are not imminent.
     caught_up: bool,
+    /// Counters and topics for REST.
+    report: Arc<TaskReport>,
 }
 
 impl Run {
@@ -238,8 +252,12 @@ impl Run {
         let name = message.topic();
         let topic = match self.topic_names.get(name) {
             Some(t) => t.clone(),
-            None => self.topic_names.entry(name.into()).or_insert_with(|| Arc::from(name)).clone(),
+            None => {
+                self.report.saw_topic(name);
+                self.topic_names.entry(name.into()).or_insert_with(|| Arc::from(name)).clone()
+            }
         };
+        TaskReport::add(&self.report.records_read, 1);
         SinkRecord::from_message(message, topic)
     }
 }
@@ -295,8 +313,10 @@ impl SinkTask {
         })
     }
 
-    /// Runs until `shutdown` (then drains in-flight writes and commits) or a fatal error.
-    pub async fn run(self, shutdown: CancellationToken) -> Result<(), TaskError> {
+    /// Runs until `control.stop` (then drains in-flight writes and commits) or a fatal error;
+    /// consumes nothing while `control.paused`.
+    pub async fn run(self, control: TaskControl) -> Result<(), TaskError> {
+        let TaskControl { stop: shutdown, mut paused, report } = control;
         let Some(session) = connect_with_retry(&self.config, &self.name, &shutdown).await? else { return Ok(()) };
         let session = Arc::new(session);
         let (mut writers, mut by_topic) = (Vec::new(), HashMap::<String, Vec<usize>>::new());
@@ -352,6 +372,7 @@ impl SinkTask {
             written: 0,
             requests: 0,
             caught_up: true,
+            report,
             transforms: {
                 let converters = self
                     .plugin_converters
@@ -377,7 +398,15 @@ impl SinkTask {
                 Some((record, sent)) = run.dlq_sends.next(), if !run.dlq_sends.is_empty() => {
                     if let Err(e) = self.settle_dlq(&mut run, &record, sent) { break Err(e) }
                 }
-                _ = flush.tick() => self.commit(&consumer, &run.watermarks, CommitMode::Async),
+                _ = flush.tick() => {
+                    self.commit(&consumer, &run.watermarks, CommitMode::Async);
+                    // Partitions assigned by a rebalance since the pause start unpaused.
+                    if *paused.borrow() { self.pause_partitions(&consumer, true) }
+                }
+                Ok(()) = paused.changed() => {
+                    let now = *paused.borrow_and_update();
+                    self.pause_partitions(&consumer, now);
+                }
                 message = consumer.recv(), if run.pending.len() < max_pending => {
                     let first = match message { Ok(m) => run.record(&m), Err(e) => break Err(e.into()) };
                     if run.transforms.is_some() {
@@ -438,6 +467,20 @@ impl SinkTask {
         let per_request = run.written as f64 / run.requests.max(1) as f64;
         info!(task = %self.name, ok = result.is_ok(), statements_written = run.written, requests = run.requests, per_request, "sink task stopped");
         result
+    }
+
+    /// Pauses (or resumes) fetching for every assigned partition: a paused task keeps its
+    /// partitions and its group membership (the consumer is still polled) but reads nothing.
+    fn pause_partitions(&self, consumer: &StreamConsumer<SinkContext>, pause: bool) {
+        let assignment = match consumer.assignment() {
+            Ok(a) => a,
+            Err(error) => return warn!(task = %self.name, %error, "cannot read the assignment to pause it"),
+        };
+        let result = if pause { consumer.pause(&assignment) } else { consumer.resume(&assignment) };
+        match result {
+            Ok(()) => debug!(task = %self.name, pause, partitions = assignment.count(), "fetching paused/resumed"),
+            Err(error) => warn!(task = %self.name, %error, pause, "pausing/resuming the partitions failed"),
+        }
     }
 
     /// Runs a batch of consumed records through the connector's transforms on a plugin thread,
@@ -578,6 +621,7 @@ impl SinkTask {
         } else {
             warn!(task = %self.name, record = %coordinates, stage, reason = %failure.message, "record skipped");
         }
+        TaskReport::add(&run.report.records_skipped, 1);
         match &run.dlq {
             Some(dlq) => {
                 let send = dlq.send(&record, &failure);
@@ -630,6 +674,8 @@ impl SinkTask {
     fn settle_batch(&self, run: &mut Run, outcome: BatchOutcome) -> Result<(), TaskError> {
         run.batcher.done(&outcome.key);
         let target = run.writers[outcome.key.0].target.clone();
+        let ok = outcome.results.iter().filter(|(_, r)| r.is_ok()).count() as u64;
+        TaskReport::add(&run.report.statements_written, ok);
         for (seq, result) in outcome.results {
             let Some(p) = run.pending.get_mut(&seq) else { continue };
             match result {

@@ -1,0 +1,564 @@
+//! The herder: the one owner of this worker's connectors. REST and the startup files go through it
+//! to create, reconfigure, pause, resume, stop, restart and delete connectors; it starts and stops
+//! their tasks, restarts failed ones with backoff, and keeps the status board true.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Mutex, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use super::status::{State, StatusBoard};
+use crate::config::{ConfigError, ConnectorConfig, Settings, WorkerConfig};
+use crate::connectors::sink::SinkTask;
+use crate::connectors::sink::config::{SINK_PREFIXES, all_keys};
+use crate::connectors::{ConnectorKind, TaskControl, TaskReport};
+use crate::kafka::offsets::TopicPartition;
+use crate::wasm::Registry;
+use crate::wasm::pool::off_runtime;
+
+/// How long stopping a task may take before it is aborted (its uncommitted records are redelivered).
+const STOP_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest wait between automatic restarts.
+const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(60);
+
+/// What a connector should be doing (Connect's target state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Tasks run.
+    Running,
+    /// Tasks keep their partitions but consume nothing.
+    Paused,
+    /// No tasks.
+    Stopped,
+}
+
+impl Target {
+    /// Parses `initial_state` of `POST /connectors`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "RUNNING" => Some(Self::Running),
+            "PAUSED" => Some(Self::Paused),
+            "STOPPED" => Some(Self::Stopped),
+            _ => None,
+        }
+    }
+
+    fn state(self) -> State {
+        match self {
+            Self::Running => State::Running,
+            Self::Paused => State::Paused,
+            Self::Stopped => State::Stopped,
+        }
+    }
+}
+
+/// Why an operation was refused; REST turns each into Connect's status code.
+#[derive(Debug, thiserror::Error)]
+pub enum HerderError {
+    /// No such connector or task (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The connector exists already (409).
+    #[error("Connector {0} already exists")]
+    AlreadyExists(String),
+    /// The request cannot be honoured as given (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The configuration is invalid (400, with Connect's wording).
+    #[error(
+        "Connector configuration is invalid and contains the following 1 error(s):\n{0}\nYou can also find the above list of errors at the endpoint `/connector-plugins/{{connectorType}}/config/validate`"
+    )]
+    Invalid(ConfigError),
+    /// Something outside the request failed (500).
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// The result of validating a configuration: every key given, and the error of the one that is
+/// wrong (validation stops at the first problem, as each key's meaning can depend on others).
+#[derive(Debug)]
+pub struct Validation {
+    /// The connector type (`sink` / `source`), when the class is known.
+    pub kind: Option<ConnectorKind>,
+    /// The first problem found.
+    pub error: Option<ConfigError>,
+}
+
+/// A running task and the means to stop it.
+#[derive(Debug)]
+struct Slot {
+    stop: CancellationToken,
+    handle: JoinHandle<()>,
+}
+
+/// One connector as the herder keeps it.
+#[derive(Debug)]
+struct Entry {
+    config: ConnectorConfig,
+    kind: ConnectorKind,
+    target: Target,
+    paused: watch::Sender<bool>,
+    slots: BTreeMap<u32, Slot>,
+    reports: BTreeMap<u32, Arc<TaskReport>>,
+}
+
+/// This worker's connectors.
+#[derive(Debug)]
+pub struct Herder {
+    worker: Arc<WorkerConfig>,
+    registry: Arc<Registry>,
+    board: Arc<StatusBoard>,
+    static_membership: bool,
+    shutdown: CancellationToken,
+    connectors: Mutex<BTreeMap<String, Entry>>,
+}
+
+/// Validates a connector's settings and builds its tasks (runs guest code: call off the runtime).
+fn plan(
+    worker: &Arc<WorkerConfig>,
+    registry: &Arc<Registry>,
+    settings: Settings,
+    static_membership: bool,
+) -> Result<(ConnectorConfig, ConnectorKind, Vec<SinkTask>), ConfigError> {
+    let config = ConnectorConfig::from_settings(settings)?;
+    let kind = ConnectorKind::from_class(&config.class)?;
+    match kind {
+        ConnectorKind::CassandraSink => {
+            let tasks = (0..config.tasks_max)
+                .map(|id| SinkTask::new(worker.clone(), config.clone(), id, static_membership, registry.clone()))
+                .collect::<Result<_, _>>()?;
+            Ok((config, kind, tasks))
+        }
+        ConnectorKind::CassandraSource => Err(ConfigError::invalid(
+            "connector.class",
+            format!("'{}' (the Cassandra source) is not available in this version of Spillway", config.class),
+        )),
+    }
+}
+
+fn warn_unknown_keys(config: &ConnectorConfig) {
+    let inert = crate::connectors::sink::datastax::inert_warnings(&config.settings)
+        .into_iter()
+        .map(|w| format!("connector '{}': {w}", config.name));
+    for warning in config.unknown_key_warnings(&all_keys(), SINK_PREFIXES).into_iter().chain(inert) {
+        warn!("{warning}");
+    }
+}
+
+impl Herder {
+    /// A herder with no connectors. `static_membership`: task consumers keep fixed group instance
+    /// ids (standalone, where a task never moves to another process). `shutdown` stops everything.
+    pub fn new(
+        worker: Arc<WorkerConfig>,
+        registry: Arc<Registry>,
+        board: Arc<StatusBoard>,
+        static_membership: bool,
+        shutdown: CancellationToken,
+    ) -> Arc<Self> {
+        Arc::new(Self { worker, registry, board, static_membership, shutdown, connectors: Mutex::default() })
+    }
+
+    /// The status board this herder keeps.
+    pub fn board(&self) -> &Arc<StatusBoard> {
+        &self.board
+    }
+
+    /// The worker's plugins.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// The worker's settings.
+    pub fn worker(&self) -> &Arc<WorkerConfig> {
+        &self.worker
+    }
+
+    async fn plan(&self, settings: Settings) -> Result<(ConnectorConfig, ConnectorKind, Vec<SinkTask>), HerderError> {
+        let (worker, registry, static_membership) =
+            (self.worker.clone(), self.registry.clone(), self.static_membership);
+        off_runtime(move || plan(&worker, &registry, settings, static_membership))
+            .await
+            .map_err(HerderError::Internal)?
+            .map_err(HerderError::Invalid)
+    }
+
+    /// Validates a configuration without creating anything (`…/config/validate`).
+    pub async fn validate(&self, settings: Settings) -> Validation {
+        let kind = settings.get("connector.class").and_then(|c| ConnectorKind::from_class(c).ok());
+        let error = match self.plan(settings).await {
+            Ok(_) => None,
+            Err(HerderError::Invalid(e)) => Some(e),
+            Err(other) => Some(ConfigError::invalid("connector.class", other.to_string())),
+        };
+        Validation { kind, error }
+    }
+
+    /// Creates a connector and starts it in `target`. `AlreadyExists` if the name is taken.
+    pub async fn create(&self, settings: Settings, target: Target) -> Result<(), HerderError> {
+        let name = settings.get("name").unwrap_or_default().to_string();
+        if self.connectors.lock().await.contains_key(&name) {
+            return Err(HerderError::AlreadyExists(name));
+        }
+        let planned = self.plan(settings).await?;
+        let mut connectors = self.connectors.lock().await;
+        if connectors.contains_key(&name) {
+            return Err(HerderError::AlreadyExists(name));
+        }
+        let entry = self.start(planned, target, BTreeMap::new());
+        connectors.insert(name, entry);
+        Ok(())
+    }
+
+    /// Creates the connector, or replaces its configuration and restarts its tasks with it.
+    /// Returns whether it was created.
+    pub async fn put_config(&self, settings: Settings) -> Result<bool, HerderError> {
+        let name = settings.get("name").unwrap_or_default().to_string();
+        let planned = self.plan(settings).await?;
+        let mut connectors = self.connectors.lock().await;
+        match connectors.remove(&name) {
+            None => {
+                let entry = self.start(planned, Target::Running, BTreeMap::new());
+                connectors.insert(name, entry);
+                Ok(true)
+            }
+            Some(old) => {
+                let (target, reports) = (old.target, old.reports.clone());
+                stop_slots(old.slots.into_values().collect()).await;
+                info!(connector = %name, "configuration updated; tasks restarted");
+                let entry = self.start(planned, target, reports);
+                connectors.insert(name, entry);
+                Ok(false)
+            }
+        }
+    }
+
+    /// The configuration as stored, for `PATCH …/config` to merge into.
+    pub async fn config(&self, name: &str) -> Result<Settings, HerderError> {
+        let connectors = self.connectors.lock().await;
+        let entry = connectors.get(name).ok_or_else(|| not_found(name))?;
+        Ok(entry.config.settings.clone())
+    }
+
+    /// Starts a planned connector's tasks (none when stopped) and registers it on the board.
+    fn start(
+        &self,
+        (config, kind, tasks): (ConnectorConfig, ConnectorKind, Vec<SinkTask>),
+        target: Target,
+        mut reports: BTreeMap<u32, Arc<TaskReport>>,
+    ) -> Entry {
+        warn_unknown_keys(&config);
+        let name = config.name.clone();
+        let count = if target == Target::Stopped { 0 } else { tasks.len() as u32 };
+        self.board.add_connector(&name, kind.type_name(), config.settings.0.clone(), count);
+        self.board.set_connector(&name, target.state(), None);
+        let (paused, _) = watch::channel(target == Target::Paused);
+        let mut slots = BTreeMap::new();
+        if target != Target::Stopped {
+            for (id, task) in tasks.into_iter().enumerate() {
+                let id = id as u32;
+                let report = reports.entry(id).or_default().clone();
+                slots.insert(id, self.spawn_task(&config, id, Some(task), &paused, report));
+            }
+        }
+        info!(connector = %name, tasks = slots.len(), state = ?target, "connector started");
+        Entry { config, kind, target, paused, slots, reports }
+    }
+
+    /// Runs one task under supervision: failures that may pass restart it with backoff, up to
+    /// `task.restart.max.attempts` times in a row.
+    fn spawn_task(
+        &self,
+        config: &ConnectorConfig,
+        id: u32,
+        first: Option<SinkTask>,
+        paused: &watch::Sender<bool>,
+        report: Arc<TaskReport>,
+    ) -> Slot {
+        let stop = self.shutdown.child_token();
+        let control = TaskControl { stop: stop.clone(), paused: paused.subscribe(), report };
+        let (worker, registry, board) = (self.worker.clone(), self.registry.clone(), self.board.clone());
+        let (config, static_membership) = (config.clone(), self.static_membership);
+        let handle = tokio::spawn(async move {
+            let name = config.name.clone();
+            let mut first = first;
+            let mut attempt = 0;
+            loop {
+                let task = match first.take() {
+                    Some(task) => task,
+                    None => {
+                        let (w, r, c) = (worker.clone(), registry.clone(), config.clone());
+                        match off_runtime(move || SinkTask::new(w, c, id, static_membership, r)).await {
+                            Ok(Ok(task)) => task,
+                            Ok(Err(e)) => return board.set_task(&name, id, State::Failed, Some(e.to_string())),
+                            Err(e) => return board.set_task(&name, id, State::Failed, Some(e)),
+                        }
+                    }
+                };
+                let state = if *control.paused.borrow() { State::Paused } else { State::Running };
+                board.set_task(&name, id, state, None);
+                let error = match task.run(control.clone()).await {
+                    Ok(()) => return,
+                    Err(e) => e,
+                };
+                TaskReport::add(&control.report.failures, 1);
+                error!(connector = %name, task = id, error = %error, "task failed");
+                if !error.may_pass() || attempt >= config.restart_max_attempts || control.stop.is_cancelled() {
+                    return board.set_task(&name, id, State::Failed, Some(error.to_string()));
+                }
+                attempt += 1;
+                let delay = config.restart_backoff.saturating_mul(1 << (attempt - 1).min(16)).min(MAX_RESTART_BACKOFF);
+                let note = format!(
+                    "{error}\n(restarting automatically in {:.1} s: attempt {attempt} of {}, task.restart.max.attempts)",
+                    delay.as_secs_f64(),
+                    config.restart_max_attempts
+                );
+                board.set_task(&name, id, State::Failed, Some(note));
+                tokio::select! {
+                    () = control.stop.cancelled() => return,
+                    () = tokio::time::sleep(delay) => {}
+                }
+                board.set_task(&name, id, State::Restarting, None);
+            }
+        });
+        Slot { stop, handle }
+    }
+
+    /// Deletes a connector: its tasks stop and leave the consumer group (offsets stay committed).
+    pub async fn delete(&self, name: &str) -> Result<(), HerderError> {
+        let mut connectors = self.connectors.lock().await;
+        let entry = connectors.remove(name).ok_or_else(|| not_found(name))?;
+        stop_slots(entry.slots.into_values().collect()).await;
+        self.board.remove_connector(name);
+        info!(connector = %name, "connector deleted");
+        Ok(())
+    }
+
+    /// Pauses a connector: its tasks keep their partitions and consume nothing. Idempotent.
+    pub async fn pause(&self, name: &str) -> Result<(), HerderError> {
+        let mut connectors = self.connectors.lock().await;
+        let entry = connectors.get_mut(name).ok_or_else(|| not_found(name))?;
+        if entry.target == Target::Stopped {
+            // Connect pauses a stopped connector too; it then has no tasks to pause.
+            entry.target = Target::Paused;
+            self.board.set_connector(name, State::Paused, None);
+            return Ok(());
+        }
+        entry.target = Target::Paused;
+        entry.paused.send_replace(true);
+        self.board.set_connector(name, State::Paused, None);
+        self.board.move_tasks(name, &[State::Running, State::Unassigned], State::Paused);
+        info!(connector = %name, "connector paused");
+        Ok(())
+    }
+
+    /// Resumes a paused or stopped connector. Idempotent.
+    pub async fn resume(&self, name: &str) -> Result<(), HerderError> {
+        let mut connectors = self.connectors.lock().await;
+        let entry = connectors.get_mut(name).ok_or_else(|| not_found(name))?;
+        if entry.slots.is_empty() {
+            // Stopped (or paused while stopped): start the tasks again.
+            let settings = entry.config.settings.clone();
+            let reports = entry.reports.clone();
+            drop(connectors);
+            let planned = self.plan(settings).await?;
+            let mut connectors = self.connectors.lock().await;
+            let Some(entry) = connectors.get_mut(name) else { return Err(not_found(name)) };
+            if !entry.slots.is_empty() {
+                return Ok(()); // resumed concurrently
+            }
+            *entry = self.start(planned, Target::Running, reports);
+            return Ok(());
+        }
+        entry.target = Target::Running;
+        entry.paused.send_replace(false);
+        self.board.set_connector(name, State::Running, None);
+        self.board.move_tasks(name, &[State::Paused], State::Running);
+        info!(connector = %name, "connector resumed");
+        Ok(())
+    }
+
+    /// Stops a connector: its tasks finish what is in flight, commit and leave; it keeps its
+    /// configuration and offsets, with no tasks, until resumed. Idempotent.
+    pub async fn stop(&self, name: &str) -> Result<(), HerderError> {
+        let mut connectors = self.connectors.lock().await;
+        let entry = connectors.get_mut(name).ok_or_else(|| not_found(name))?;
+        entry.target = Target::Stopped;
+        let slots = std::mem::take(&mut entry.slots);
+        stop_slots(slots.into_values().collect()).await;
+        self.board.set_connector(name, State::Stopped, None);
+        self.board.reset_tasks(name, 0);
+        info!(connector = %name, "connector stopped");
+        Ok(())
+    }
+
+    /// Restarts one task: it stops (draining) and starts again from the committed offsets.
+    pub async fn restart_task(&self, name: &str, id: u32) -> Result<(), HerderError> {
+        let mut connectors = self.connectors.lock().await;
+        let entry = connectors.get_mut(name).ok_or_else(|| not_found(name))?;
+        let Some(slot) = entry.slots.remove(&id) else {
+            return Err(HerderError::NotFound(format!("Unknown task: {name}-{id}")));
+        };
+        self.board.set_task(name, id, State::Restarting, None);
+        stop_slots(vec![slot]).await;
+        let report = entry.reports.entry(id).or_default().clone();
+        let slot = self.spawn_task(&entry.config, id, None, &entry.paused, report);
+        entry.slots.insert(id, slot);
+        info!(connector = %name, task = id, "task restarted");
+        Ok(())
+    }
+
+    /// Connect's `POST /connectors/{c}/restart`: the connector (its configuration is checked again)
+    /// and, with `include_tasks`, its tasks; with `only_failed`, only what failed. Returns the task
+    /// ids that will restart, after marking them (and the connector) RESTARTING on the board; the
+    /// restart itself continues in the background.
+    pub async fn restart(
+        self: &Arc<Self>,
+        name: &str,
+        include_tasks: bool,
+        only_failed: bool,
+    ) -> Result<Vec<u32>, HerderError> {
+        let status = self.board.connector(name).ok_or_else(|| not_found(name))?;
+        let restart_connector = !only_failed || status.state == State::Failed;
+        let ids: Vec<u32> = if include_tasks {
+            status.tasks.iter().filter(|(_, t)| !only_failed || t.state == State::Failed).map(|(id, _)| *id).collect()
+        } else {
+            Vec::new()
+        };
+        if restart_connector {
+            let settings = self.config(name).await?;
+            if let Err(e) = ConnectorConfig::from_settings(settings) {
+                self.board.set_connector(name, State::Failed, Some(e.to_string()));
+                return Ok(ids);
+            }
+        }
+        for id in &ids {
+            self.board.set_task(name, *id, State::Restarting, None);
+        }
+        let (herder, name, tasks) = (self.clone(), name.to_string(), ids.clone());
+        tokio::spawn(async move {
+            for id in tasks {
+                if let Err(e) = herder.restart_task(&name, id).await {
+                    warn!(connector = %name, task = id, error = %e, "restart skipped");
+                }
+            }
+        });
+        Ok(ids)
+    }
+
+    /// The connector's committed offsets, Connect's sink form.
+    pub async fn offsets(&self, name: &str) -> Result<Vec<(TopicPartition, i64)>, HerderError> {
+        let topics = self.topics_of(name).await?;
+        let (worker, name) = (self.worker.clone(), name.to_string());
+        blocking(move || crate::kafka::admin::committed(&worker, &name, &topics)).await
+    }
+
+    /// Sets or removes committed offsets; the connector must be stopped, as in Connect.
+    pub async fn alter_offsets(
+        &self,
+        name: &str,
+        changes: Vec<(TopicPartition, Option<i64>)>,
+    ) -> Result<(), HerderError> {
+        let connectors = self.connectors.lock().await;
+        self.require_stopped(&connectors, name)?;
+        let topics = connectors[name].config.settings.get("topics").map(crate::config::split_list).unwrap_or_default();
+        let (worker, owned) = (self.worker.clone(), name.to_string());
+        let result = blocking(move || crate::kafka::admin::alter(&worker, &owned, &topics, &changes)).await;
+        drop(connectors);
+        result
+    }
+
+    /// Removes every committed offset; the connector must be stopped.
+    pub async fn reset_offsets(&self, name: &str) -> Result<(), HerderError> {
+        let connectors = self.connectors.lock().await;
+        self.require_stopped(&connectors, name)?;
+        let (worker, owned) = (self.worker.clone(), name.to_string());
+        let result = blocking(move || crate::kafka::admin::delete_group(&worker, &owned)).await;
+        drop(connectors);
+        result
+    }
+
+    fn require_stopped(&self, connectors: &BTreeMap<String, Entry>, name: &str) -> Result<(), HerderError> {
+        let entry = connectors.get(name).ok_or_else(|| not_found(name))?;
+        if entry.target != Target::Stopped || !entry.slots.is_empty() {
+            return Err(HerderError::BadRequest(format!(
+                "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn topics_of(&self, name: &str) -> Result<Vec<String>, HerderError> {
+        let settings = self.config(name).await?;
+        Ok(settings.get("topics").map(crate::config::split_list).unwrap_or_default())
+    }
+
+    /// The topics the connector's tasks consumed since it was created or its topics were reset.
+    pub async fn active_topics(&self, name: &str) -> Result<Vec<String>, HerderError> {
+        let connectors = self.connectors.lock().await;
+        let entry = connectors.get(name).ok_or_else(|| not_found(name))?;
+        let mut topics: Vec<String> = entry.reports.values().flat_map(|r| r.topics()).collect();
+        topics.sort();
+        topics.dedup();
+        Ok(topics)
+    }
+
+    /// Forgets the active topics.
+    pub async fn reset_active_topics(&self, name: &str) -> Result<(), HerderError> {
+        let connectors = self.connectors.lock().await;
+        let entry = connectors.get(name).ok_or_else(|| not_found(name))?;
+        entry.reports.values().for_each(|r| r.reset_topics());
+        Ok(())
+    }
+
+    /// Every task's counters: (connector, task id, report).
+    pub async fn reports(&self) -> Vec<(String, u32, Arc<TaskReport>)> {
+        let connectors = self.connectors.lock().await;
+        connectors
+            .iter()
+            .flat_map(|(name, e)| e.reports.iter().map(move |(id, r)| (name.clone(), *id, r.clone())))
+            .collect()
+    }
+
+    /// Whether the connector is a sink or a source.
+    pub async fn kind(&self, name: &str) -> Option<ConnectorKind> {
+        self.connectors.lock().await.get(name).map(|e| e.kind)
+    }
+
+    /// Stops every task (they drain, commit and leave their consumer groups).
+    pub async fn shutdown(&self) {
+        self.shutdown.cancel();
+        let mut connectors = self.connectors.lock().await;
+        let slots: Vec<Slot> =
+            connectors.values_mut().flat_map(|e| std::mem::take(&mut e.slots).into_values()).collect();
+        stop_slots(slots).await;
+    }
+}
+
+fn not_found(name: &str) -> HerderError {
+    HerderError::NotFound(format!("Connector {name} not found"))
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, String> + Send + 'static) -> Result<T, HerderError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| HerderError::Internal(format!("the Kafka request panicked: {e}")))?
+        .map_err(HerderError::Internal)
+}
+
+/// Stops tasks and waits for them to drain (aborting any that outlast [`STOP_TIMEOUT`]).
+async fn stop_slots(slots: Vec<Slot>) {
+    for slot in &slots {
+        slot.stop.cancel();
+    }
+    for slot in slots {
+        let abort = slot.handle.abort_handle();
+        if tokio::time::timeout(STOP_TIMEOUT, slot.handle).await.is_err() {
+            warn!("a task did not stop within {STOP_TIMEOUT:?}; aborting it (uncommitted records will be redelivered)");
+            abort.abort();
+        }
+    }
+}
