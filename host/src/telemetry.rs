@@ -102,12 +102,25 @@ pub fn loggers() -> BTreeMap<String, LoggerLevel> {
 }
 
 /// One logger's level: set over REST, or the level its nearest configured ancestor gives it.
-pub fn logger(name: &str) -> LoggerLevel {
+/// `None` for a logger that is neither set, nor `root`, nor one of Spillway's (`spillway…`) or of
+/// the filter given at start.
+pub fn logger(name: &str) -> Option<LoggerLevel> {
     let levels = lock();
     if let Some(l) = levels.set.get(name) {
-        return l.clone();
+        return Some(l.clone());
     }
     let t = target(name);
+    let known = name == "root"
+        || t == "spillway"
+        || t.starts_with("spillway::")
+        || levels
+            .base
+            .split(',')
+            .filter_map(|d| d.trim().split_once('='))
+            .any(|(p, _)| t == p || t.starts_with(&format!("{p}::")));
+    if !known {
+        return None;
+    }
     let inherited = levels
         .base
         .split(',')
@@ -116,7 +129,7 @@ pub fn logger(name: &str) -> LoggerLevel {
         .max_by_key(|(prefix, _)| prefix.len())
         .map(|(_, level)| level.to_ascii_uppercase());
     let root = levels.set.get("root").map(|l| l.level.clone());
-    LoggerLevel { level: inherited.or(root).unwrap_or_else(|| root_level(&levels.base)), last_modified: None }
+    Some(LoggerLevel { level: inherited.or(root).unwrap_or_else(|| root_level(&levels.base)), last_modified: None })
 }
 
 /// Sets a logger's level (and its descendants' set over REST) at once. Returns the loggers

@@ -256,9 +256,11 @@ run_schemathesis() { # run_schemathesis CONFIG NAME LOCATION — one run, its ou
   say "schemathesis: $location (settings: tests/conformance/$(basename "$config"), seed $seed; output: $OUT/$name.txt)"
   # SCHEMATHESIS_HOOKS loads conformance_checks.py (error_message_conformance,
   # success_response_schema_conformance); the cwd keeps what schemathesis writes under .run.
+  # --request-timeout: an offsets change right after a stop waits (bounded) for the stopped tasks'
+  # consumers to leave their group, up to Kafka's session timeout (10 s for sink tasks).
   (cd "$OUT" && PYTHONPATH=$HERE SCHEMATHESIS_HOOKS=conformance_checks \
     timeout "$STAGE_TIMEOUT" "$VENV/bin/schemathesis" --config-file "$config" run "$location" \
-      --url "$URL" --max-examples "$MAX_EXAMPLES" --seed "$seed" --no-color \
+      --url "$URL" --max-examples "$MAX_EXAMPLES" --seed "$seed" --no-color --request-timeout 45 \
       --report junit --report-junit-path "$OUT/$name.junit.xml") > "$OUT/$name.txt" 2>&1 || rc=$?
   # Here the errors and failures (if any) and the summary; the whole output stays in the file.
   if grep -Eq '^=+ (ERRORS|FAILURES) =+$' "$OUT/$name.txt"; then

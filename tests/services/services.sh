@@ -104,7 +104,8 @@ start_kafka() {
   local java=(java -cp "$RUN/jars/kafka/*" -Dlog4j2.configurationFile="$HERE/conf/kafka-log4j2.properties"
               -Dkafka.logs.dir="$dir/logs")
   if [ ! -f "$dir/data/meta.properties" ]; then
-    "${java[@]}" kafka.tools.StorageTool format -t "$("${java[@]}" kafka.tools.StorageTool random-uuid)" \
+    # The tool may log to stdout too: the id is its last line.
+    "${java[@]}" kafka.tools.StorageTool format -t "$("${java[@]}" kafka.tools.StorageTool random-uuid | tail -n 1)" \
       -c "$dir/server.properties" > "$dir/format.log" 2>&1 || { cat "$dir/format.log" >&2; die "formatting Kafka storage failed"; }
   fi
   t0=$(now)

@@ -35,9 +35,11 @@ pub async fn loggers() -> Response {
     axum::Json(json!(crate::telemetry::loggers())).into_response()
 }
 
-/// `GET /admin/loggers/{logger}`.
-pub async fn logger(Path(name): Path<String>) -> Response {
-    axum::Json(json!(crate::telemetry::logger(&name))).into_response()
+/// `GET /admin/loggers/{logger}`: 404 for a logger that is neither set nor one of Spillway's.
+pub async fn logger(Path(name): Path<String>) -> Result<Response, ApiError> {
+    let level =
+        crate::telemetry::logger(&name).ok_or_else(|| ApiError::not_found(format!("Logger {name} not found.")))?;
+    Ok(axum::Json(json!(level)).into_response())
 }
 
 /// `PUT /admin/loggers/{logger}?scope=worker|cluster` with `{"level": "DEBUG"}`.
@@ -51,7 +53,7 @@ pub async fn set_logger(
         .unwrap_or_default()
         .split('&')
         .filter_map(|p| p.split_once('='))
-        .rfind(|(k, _)| *k == "scope")
+        .find(|(k, _)| *k == "scope")
         .map(|(_, v)| v.to_ascii_lowercase());
     let level = body
         .get("level")
@@ -63,7 +65,11 @@ pub async fn set_logger(
         // One worker is the whole cluster in standalone mode.
         Some("cluster") => Ok(StatusCode::NO_CONTENT.into_response()),
         None | Some("worker") => Ok(axum::Json(affected).into_response()),
-        Some(other) => Err(ApiError::bad_request(format!("Invalid scope '{other}'; use 'worker' or 'cluster'"))),
+        Some(other) => {
+            // As Connect: an unknown scope is the worker's, with a warning.
+            tracing::warn!(scope = other, "unknown logger scope; applying to this worker");
+            Ok(axum::Json(affected).into_response())
+        }
     }
 }
 

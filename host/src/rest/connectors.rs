@@ -136,7 +136,8 @@ fn valid_name(name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn query_flags(query: &Option<String>) -> Vec<(String, String)> {
+/// The query string's `key=value` pairs, in order.
+pub fn query_flags(query: &Option<String>) -> Vec<(String, String)> {
     query
         .as_deref()
         .unwrap_or_default()
@@ -149,8 +150,10 @@ fn query_flags(query: &Option<String>) -> Vec<(String, String)> {
         .collect()
 }
 
-fn query_bool(flags: &[(String, String)], key: &str) -> Result<bool, ApiError> {
-    match flags.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str()) {
+/// A boolean query parameter (absent: false). A repeated one counts once, its first value, as
+/// Jersey reads it.
+pub fn query_bool(flags: &[(String, String)], key: &str) -> Result<bool, ApiError> {
+    match flags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()) {
         None => Ok(false),
         Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
         Some(v) if v.eq_ignore_ascii_case("false") || v.is_empty() => Ok(false),
@@ -164,7 +167,8 @@ pub async fn list(State(state): State<RestState>, RawQuery(query): RawQuery) -> 
         query_flags(&query).into_iter().filter(|(k, _)| k == "expand").map(|(_, v)| v.to_ascii_lowercase()).collect();
     let (status, info) = (expand.iter().any(|e| e == "status"), expand.iter().any(|e| e == "info"));
     let all = state.herder.board().all();
-    if !status && !info {
+    // Any `expand`, even of nothing known, answers the map (as Connect).
+    if expand.is_empty() {
         return axum::Json(all.keys().cloned().collect::<Vec<_>>()).into_response();
     }
     let mut out = Map::new();

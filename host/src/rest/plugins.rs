@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -27,24 +27,15 @@ fn connect_plugin_type(plugin: &Plugin) -> Option<&'static str> {
     }
 }
 
-#[derive(Debug, serde::Deserialize)]
-pub struct PluginsQuery {
-    #[serde(rename = "connectorsOnly")]
-    connectors_only: Option<String>,
-}
-
 /// `GET /connector-plugins`: the connector classes (and, with `connectorsOnly=false`, the Wasm
 /// converters, transformations and predicates), each `{"class", "type", "version"}`.
 pub async fn connector_plugins(
     State(state): State<RestState>,
-    Query(query): Query<PluginsQuery>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let connectors_only = match query.connectors_only.as_deref() {
-        None => true,
-        Some(v) if v.eq_ignore_ascii_case("true") => true,
-        Some(v) if v.eq_ignore_ascii_case("false") => false,
-        Some(v) => return Err(ApiError::bad_request(format!("connectorsOnly must be true or false, not '{v}'"))),
-    };
+    let flags = super::connectors::query_flags(&query);
+    let connectors_only =
+        !flags.iter().any(|(k, _)| k == "connectorsOnly") || super::connectors::query_bool(&flags, "connectorsOnly")?;
     let version = env!("CARGO_PKG_VERSION");
     let mut out: Vec<Value> = crate::connectors::SINK_CLASSES
         .iter()

@@ -112,6 +112,8 @@ async fn create_read_update_delete_as_connect() {
 
     let (code, v) = call(&r, Method::GET, "/connectors", None).await;
     assert_eq!((code, v), (StatusCode::OK, json!(["s1", "s2"])));
+    let (code, v) = call(&r, Method::GET, "/connectors?expand=nothing", None).await;
+    assert_eq!((code, v), (StatusCode::OK, json!({"s1": {}, "s2": {}})), "any expand answers the map, as Connect");
     let (code, v) = call(&r, Method::GET, "/connectors?expand=status&expand=info", None).await;
     assert_eq!(code, StatusCode::OK);
     assert_eq!(v["s1"]["status"]["connector"]["state"], "STOPPED");
@@ -165,6 +167,11 @@ async fn bad_requests_get_connect_errors() {
         call(&r, Method::POST, "/connectors", Some(r#"{"name": "x", "config": {}, "initial_state": "SLEEPING"}"#))
             .await;
     assert_eq!(code, StatusCode::BAD_REQUEST, "{v}");
+
+    let (code, v) = call(&r, Method::GET, "/connector-plugins?connectorsOnly=maybe&connectorsOnly=true", None).await;
+    assert_eq!((code, v["error_code"].clone()), (StatusCode::BAD_REQUEST, json!(400)), "the first value counts: {v}");
+    let (code, _) = call(&r, Method::GET, "/connector-plugins?connectorsOnly=true&connectorsOnly=x", None).await;
+    assert_eq!(code, StatusCode::OK);
 
     let (code, v) = call(&r, Method::GET, "/no/such/path", None).await;
     assert_eq!((code, v), (StatusCode::NOT_FOUND, json!({"error_code": 404, "message": "HTTP 404 Not Found"})));
@@ -225,6 +232,10 @@ async fn lifecycle_pause_resume_stop_restart() {
     assert_eq!(call(&r, Method::PUT, "/connectors/life/stop", None).await.0, StatusCode::NO_CONTENT);
     let (_, v) = call(&r, Method::GET, "/connectors/life/status", None).await;
     assert_eq!((v["connector"]["state"].clone(), v["tasks"].clone()), (json!("STOPPED"), json!([])));
+    assert_eq!(call(&r, Method::PUT, "/connectors/life/pause", None).await.0, StatusCode::ACCEPTED);
+    let (_, v) = call(&r, Method::GET, "/connectors/life/status", None).await;
+    assert_eq!(v["connector"]["state"], "PAUSED");
+    assert_eq!(v["tasks"][1]["state"], "PAUSED", "pausing a stopped connector starts its tasks paused: {v}");
     assert_eq!(call(&r, Method::PUT, "/connectors/life/resume", None).await.0, StatusCode::ACCEPTED);
     let (_, v) = call(&r, Method::GET, "/connectors/life/status", None).await;
     assert_eq!(v["connector"]["state"], "RUNNING");
@@ -291,6 +302,10 @@ async fn loggers_change_levels_live() {
     assert!(v["last_modified"].is_i64());
     let (_, v) = call(&r, Method::GET, "/admin/loggers", None).await;
     assert!(v.get("root").is_some() && v.get("spillway.connectors").is_some(), "{v}");
+    let (code, v) = call(&r, Method::GET, "/admin/loggers/org.example.nothing", None).await;
+    assert_eq!((code, v["message"].clone()), (StatusCode::NOT_FOUND, json!("Logger org.example.nothing not found.")));
+    let (code, v) = call(&r, Method::GET, "/admin/loggers/spillway.rest", None).await;
+    assert_eq!((code, v["last_modified"].clone()), (StatusCode::OK, Value::Null), "Spillway's loggers exist: {v}");
     let (code, v) = call(&r, Method::PUT, "/admin/loggers/x", Some(r#"{"level": "LOUD"}"#)).await;
     assert_eq!((code, v["message"].clone()), (StatusCode::NOT_FOUND, json!("invalid log level 'LOUD'.")));
     let (code, v) = call(&r, Method::PUT, "/admin/loggers/x", Some("{}")).await;

@@ -255,6 +255,9 @@ impl Herder {
         let count = if target == Target::Stopped { 0 } else { tasks.len() as u32 };
         self.board.add_connector(&name, kind.type_name(), config.settings.0.clone(), count);
         self.board.set_connector(&name, target.state(), None);
+        if target == Target::Paused {
+            self.board.move_tasks(&name, &[State::Unassigned], State::Paused);
+        }
         let (paused, _) = watch::channel(target == Target::Paused);
         let mut slots = BTreeMap::new();
         if target != Target::Stopped {
@@ -341,10 +344,16 @@ impl Herder {
     pub async fn pause(&self, name: &str) -> Result<(), HerderError> {
         let mut connectors = self.connectors.lock().await;
         let entry = connectors.get_mut(name).ok_or_else(|| not_found(name))?;
-        if entry.target == Target::Stopped {
-            // Connect pauses a stopped connector too; it then has no tasks to pause.
-            entry.target = Target::Paused;
-            self.board.set_connector(name, State::Paused, None);
+        if entry.slots.is_empty() {
+            // Stopped: as Connect, its tasks start again, paused.
+            let (settings, reports) = (entry.config.settings.clone(), entry.reports.clone());
+            drop(connectors);
+            let planned = self.plan(settings).await?;
+            let mut connectors = self.connectors.lock().await;
+            let Some(entry) = connectors.get_mut(name) else { return Err(not_found(name)) };
+            if entry.slots.is_empty() {
+                *entry = self.start(planned, Target::Paused, reports);
+            }
             return Ok(());
         }
         entry.target = Target::Paused;
