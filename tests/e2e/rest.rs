@@ -176,3 +176,36 @@ async fn failed_tasks_restart_by_hand_and_by_themselves() {
     wait_state(&standalone, &manual, "RUNNING", "RUNNING").await;
     standalone.stop().await;
 }
+
+/// Created PAUSED, a connector's tasks join the group but its partitions, assigned during the
+/// pause, are never read until it is resumed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn created_paused_reads_nothing_until_resumed() {
+    use reqwest::Method;
+    let services = Services::from_env();
+    let (topic, keyspace, session) = setup(&services, 2).await;
+    let table = format!("{keyspace}.readings");
+    services.produce(&topic, (0..200).map(iot::record)).await;
+    let standalone = Standalone::start(worker(&services), vec![]).await.expect("starts");
+    let name = unique_name("paused");
+    let config = config_json(&sink(&services, &name, &topic, &keyspace, "readings", &[]));
+    let body = json!({"name": name, "config": config, "initial_state": "PAUSED"});
+    assert_eq!(send(&standalone, Method::POST, "/connectors", Some(body)).await.0, 201);
+    wait_state(&standalone, &name, "PAUSED", "PAUSED").await;
+    // Its consumer joined the group and got the partitions (the group has it as a member) …
+    poll_until(DEADLINE, "the paused task's consumer in its group", || async {
+        services.group_members(&format!("connect-{name}")).then_some(())
+    })
+    .await;
+    // … and another consumer reads every record, so they were there to fetch.
+    assert_eq!(services.consume(&topic, 200, DEADLINE).await.len(), 200);
+    assert_eq!(records_read(&standalone, &name).await, 0, "a connector created PAUSED read records");
+    assert_eq!(count_rows(&session, &table).await, 0);
+
+    assert_eq!(send(&standalone, Method::PUT, &format!("/connectors/{name}/resume"), None).await.0, 202);
+    poll_until(DEADLINE, "200 rows after resume", || async {
+        (count_rows(&session, &table).await == 200).then_some(())
+    })
+    .await;
+    standalone.stop().await;
+}

@@ -469,7 +469,6 @@ async fn connector_plugins_are_listed_as_connect_lists_them() {
         Arc::new(worker),
         registry,
         board,
-        false,
         tokio_util::sync::CancellationToken::new(),
     );
     let app = router(RestState::new(herder, "127.0.0.1:8083".into()));

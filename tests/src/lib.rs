@@ -202,6 +202,15 @@ impl Services {
         out
     }
 
+    /// Whether `group` is stable with members (its consumers joined and got their partitions).
+    pub fn group_members(&self, group: &str) -> bool {
+        let consumer: BaseConsumer =
+            ClientConfig::new().set("bootstrap.servers", &self.kafka_bootstrap).create().expect("consumer");
+        consumer
+            .fetch_group_list(Some(group), Duration::from_secs(10))
+            .is_ok_and(|list| list.groups().iter().any(|g| g.state() == "Stable" && !g.members().is_empty()))
+    }
+
     /// The sum of committed offsets of `group` over the topic's partitions (0 for uncommitted ones).
     pub fn committed_total(&self, group: &str, topic: &str, partitions: i32) -> i64 {
         let consumer: BaseConsumer = ClientConfig::new()

@@ -298,7 +298,6 @@ mod tests {
                 "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"own\" password=\"o\";",
             )]),
             "c-0",
-            None,
         )
         .unwrap();
         assert_eq!(consumer.get("sasl.username"), Some("own"), "a connector's consumer.override.* wins");

@@ -44,23 +44,19 @@ pub fn client_config(worker: &WorkerConfig) -> ClientConfig {
 /// then the connector's `consumer.override.*` (Java security keys translated), with the settings
 /// the delivery guarantee depends on forced last.
 ///
-/// `instance_id` makes the consumer a static group member (KIP-345): a task that restarts with the
-/// same id takes its partitions back at once instead of waiting for the session timeout.
+/// Members are dynamic: a stopped task leaves its group at once (a static member would stay until
+/// its session times out, and block offset changes meanwhile).
 pub fn sink_consumer_config(
     worker: &WorkerConfig,
     connector: &str,
     overrides: &Settings,
     client_id: &str,
-    instance_id: Option<&str>,
 ) -> Result<ClientConfig, ConfigError> {
     let overrides =
         crate::config::security::kafka_client_settings(&[("consumer.override.", overrides)], false, &mut Vec::new())?;
     let overrides = &overrides;
     let mut config = client_config(worker);
     config.set("group.id", sink_group_id(connector)).set("client.id", client_id).set("auto.offset.reset", "earliest");
-    if let Some(id) = instance_id {
-        config.set("group.instance.id", id);
-    }
     for (key, value) in PREFETCH_DEFAULTS {
         config.set(*key, *value);
     }

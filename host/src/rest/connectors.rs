@@ -79,7 +79,7 @@ fn status_json(state: &RestState, name: &str, c: &ConnectorStatus) -> Value {
 
 /// A flat string map from a JSON object, as Connect reads configs: strings, numbers and booleans
 /// become strings, nulls are dropped; anything else is a 400 naming the key.
-fn string_map(value: &Value, what: &str) -> Result<BTreeMap<String, Option<String>>, ApiError> {
+pub fn string_map(value: &Value, what: &str) -> Result<BTreeMap<String, Option<String>>, ApiError> {
     let Value::Object(map) = value else {
         return Err(ApiError::bad_request(format!("{what} must be a JSON object of string values")));
     };

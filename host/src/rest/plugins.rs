@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::connectors::string_map;
 use super::{ApiError, JsonBody, RestState};
 use crate::config::Settings;
 use crate::connectors::ConnectorKind;
@@ -152,20 +153,8 @@ pub async fn validate(
     Path(plugin): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let Value::Object(map) = &body else {
-        return Err(ApiError::bad_request("the body must be a JSON object of the connector's settings"));
-    };
-    let mut config = BTreeMap::new();
-    for (k, v) in map {
-        let text = match v {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            Value::Bool(b) => b.to_string(),
-            Value::Null => continue,
-            _ => return Err(ApiError::bad_request(format!("the value of '{k}' must be a string"))),
-        };
-        config.insert(k.clone(), text);
-    }
+    let mut config: BTreeMap<String, String> =
+        string_map(&body, "the connector configuration")?.into_iter().filter_map(|(k, v)| Some((k, v?))).collect();
     let Some(class) = config.get("connector.class").cloned() else {
         return Err(ApiError::bad_request(format!("Connector config {body} contains no connector type")));
     };
@@ -281,8 +270,11 @@ fn upload_dir(state: &RestState) -> Result<PathBuf, ApiError> {
 pub async fn upload(
     State(state): State<RestState>,
     Path(name): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
+    // Too large (over wasm.module.max.bytes) or unreadable: Connect's error body, not axum's text.
+    let body =
+        body.map_err(|e| ApiError::new(e.status(), format!("cannot read the plugin file: {}", e.body_text())))?;
     valid_file_name(&name)?;
     if body.is_empty() {
         return Err(ApiError::bad_request("the body is empty; send the plugin's .wasm file"));
@@ -348,15 +340,7 @@ pub async fn test(
     let plugin = lookup(&state, &name).ok_or_else(|| ApiError::not_found(format!("Plugin {name} not found")))?;
     let config: Vec<(String, String)> = match body.get("config") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::Object(m)) => m
-            .iter()
-            .map(|(k, v)| match v {
-                Value::String(s) => Ok((k.clone(), s.clone())),
-                Value::Number(_) | Value::Bool(_) => Ok((k.clone(), v.to_string())),
-                _ => Err(ApiError::bad_request(format!("config: the value of '{k}' must be a string"))),
-            })
-            .collect::<Result<_, _>>()?,
-        Some(_) => return Err(ApiError::bad_request("'config' must be an object of string values")),
+        Some(c) => string_map(c, "config")?.into_iter().filter_map(|(k, v)| Some((k, v?))).collect(),
     };
     let records = body
         .get("records")

@@ -12,7 +12,7 @@ use tower::ServiceExt;
 
 use super::*;
 use crate::config::{Settings, WorkerConfig};
-use crate::wasm::Registry;
+use crate::wasm::{Registry, WasmSettings};
 use crate::worker::herder::Herder;
 use crate::worker::status::StatusBoard;
 
@@ -24,8 +24,7 @@ fn test_router() -> (Router, Arc<Herder>) {
     ]))
     .unwrap();
     let registry = Registry::open(&worker.wasm).unwrap();
-    let herder =
-        Herder::new(Arc::new(worker), registry, Arc::new(StatusBoard::default()), true, CancellationToken::new());
+    let herder = Herder::new(Arc::new(worker), registry, Arc::new(StatusBoard::default()), CancellationToken::new());
     (router(RestState::new(herder.clone(), "127.0.0.1:8083".into())), herder)
 }
 
@@ -326,6 +325,9 @@ async fn plugins_endpoints_answer() {
     assert_eq!(code, StatusCode::CONFLICT, "no plugin.path to store it in: {v}");
     let (code, _) = call(&r, Method::POST, "/plugins/nope/test", Some(r#"{"records": []}"#)).await;
     assert_eq!(code, StatusCode::NOT_FOUND);
+    let too_big = "x".repeat(WasmSettings::default().module_max_bytes + 2048);
+    let (code, v) = call(&r, Method::PUT, "/plugins/x", Some(&too_big)).await;
+    assert_eq!((code, v["error_code"].clone()), (StatusCode::PAYLOAD_TOO_LARGE, json!(413)), "{v}");
 }
 
 /// The spec, the route table and the router agree: every documented operation is served, and

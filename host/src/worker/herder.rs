@@ -112,7 +112,6 @@ pub struct Herder {
     worker: Arc<WorkerConfig>,
     registry: Arc<Registry>,
     board: Arc<StatusBoard>,
-    static_membership: bool,
     shutdown: CancellationToken,
     connectors: Mutex<BTreeMap<String, Entry>>,
 }
@@ -122,14 +121,13 @@ fn plan(
     worker: &Arc<WorkerConfig>,
     registry: &Arc<Registry>,
     settings: Settings,
-    static_membership: bool,
 ) -> Result<(ConnectorConfig, ConnectorKind, Vec<SinkTask>), ConfigError> {
     let config = ConnectorConfig::from_settings(settings)?;
     let kind = ConnectorKind::from_class(&config.class)?;
     match kind {
         ConnectorKind::CassandraSink => {
             let tasks = (0..config.tasks_max)
-                .map(|id| SinkTask::new(worker.clone(), config.clone(), id, static_membership, registry.clone()))
+                .map(|id| SinkTask::new(worker.clone(), config.clone(), id, registry.clone()))
                 .collect::<Result<_, _>>()?;
             Ok((config, kind, tasks))
         }
@@ -150,16 +148,14 @@ fn warn_unknown_keys(config: &ConnectorConfig) {
 }
 
 impl Herder {
-    /// A herder with no connectors. `static_membership`: task consumers keep fixed group instance
-    /// ids (standalone, where a task never moves to another process). `shutdown` stops everything.
+    /// A herder with no connectors; `shutdown` stops everything.
     pub fn new(
         worker: Arc<WorkerConfig>,
         registry: Arc<Registry>,
         board: Arc<StatusBoard>,
-        static_membership: bool,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
-        Arc::new(Self { worker, registry, board, static_membership, shutdown, connectors: Mutex::default() })
+        Arc::new(Self { worker, registry, board, shutdown, connectors: Mutex::default() })
     }
 
     /// The status board this herder keeps.
@@ -178,9 +174,8 @@ impl Herder {
     }
 
     async fn plan(&self, settings: Settings) -> Result<(ConnectorConfig, ConnectorKind, Vec<SinkTask>), HerderError> {
-        let (worker, registry, static_membership) =
-            (self.worker.clone(), self.registry.clone(), self.static_membership);
-        off_runtime(move || plan(&worker, &registry, settings, static_membership))
+        let (worker, registry) = (self.worker.clone(), self.registry.clone());
+        off_runtime(move || plan(&worker, &registry, settings))
             .await
             .map_err(HerderError::Internal)?
             .map_err(HerderError::Invalid)
@@ -284,7 +279,7 @@ impl Herder {
         let stop = self.shutdown.child_token();
         let control = TaskControl { stop: stop.clone(), paused: paused.subscribe(), report };
         let (worker, registry, board) = (self.worker.clone(), self.registry.clone(), self.board.clone());
-        let (config, static_membership) = (config.clone(), self.static_membership);
+        let config = config.clone();
         let handle = tokio::spawn(async move {
             let name = config.name.clone();
             let mut first = first;
@@ -294,7 +289,7 @@ impl Herder {
                     Some(task) => task,
                     None => {
                         let (w, r, c) = (worker.clone(), registry.clone(), config.clone());
-                        match off_runtime(move || SinkTask::new(w, c, id, static_membership, r)).await {
+                        match off_runtime(move || SinkTask::new(w, c, id, r)).await {
                             Ok(Ok(task)) => task,
                             Ok(Err(e)) => return board.set_task(&name, id, State::Failed, Some(e.to_string())),
                             Err(e) => return board.set_task(&name, id, State::Failed, Some(e)),

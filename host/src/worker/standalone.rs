@@ -53,14 +53,6 @@ impl Standalone {
             warn!("{warning}");
         }
         let worker = Arc::new(worker);
-        let mut names: Vec<String> = Vec::new();
-        for settings in &connectors {
-            let name = settings.get("name").unwrap_or_default().to_string();
-            if names.contains(&name) {
-                return Err(StartError::DuplicateName(name));
-            }
-            names.push(name);
-        }
         // Loading plugins runs guest code: off the async runtime's threads.
         let wasm = worker.wasm.clone();
         let registry = off_runtime(move || Registry::open(&wasm))
@@ -69,14 +61,17 @@ impl Standalone {
             .map_err(StartError::Plugins)?;
         let board = Arc::new(StatusBoard::default());
         let shutdown = CancellationToken::new();
-        // Dynamic group membership: a stopped or deleted connector's tasks leave their group at once
-        // (static members linger until their session times out, blocking offset changes).
-        let herder = Herder::new(worker.clone(), registry.clone(), board, false, shutdown.child_token());
+        let herder = Herder::new(worker.clone(), registry.clone(), board, shutdown.child_token());
+        let mut names: Vec<&str> = Vec::new();
         for settings in &connectors {
-            match herder.validate(settings.clone()).await.error {
-                None => {}
-                Some(e) => return Err(StartError::Config(e)),
+            if let Some(e) = herder.validate(settings.clone()).await.error {
+                return Err(StartError::Config(e));
             }
+            let name = settings.get("name").unwrap_or_default();
+            if names.contains(&name) {
+                return Err(StartError::DuplicateName(name.to_string()));
+            }
+            names.push(name);
         }
         let addr = worker.listeners[0];
         let listener =

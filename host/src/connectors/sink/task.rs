@@ -148,6 +148,8 @@ const BUSY_REQUESTS: usize = 4;
 struct SinkContext {
     watermarks: Arc<Mutex<Watermarks>>,
     task: String,
+    /// The task is paused: partitions assigned now start paused too.
+    paused: std::sync::atomic::AtomicBool,
 }
 
 impl ClientContext for SinkContext {}
@@ -173,8 +175,13 @@ impl ConsumerContext for SinkContext {
         info!(task = %self.task, partitions = ?revoked, "partitions revoked");
     }
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(assigned) = rebalance {
+            if self.paused.load(std::sync::atomic::Ordering::Acquire)
+                && let Err(error) = consumer.pause(assigned)
+            {
+                warn!(task = %self.task, %error, "pausing newly assigned partitions failed");
+            }
             let partitions: Vec<_> =
                 assigned.elements().iter().map(|e| format!("{}-{}", e.topic(), e.partition())).collect();
             info!(task = %self.task, ?partitions, "partitions assigned");
@@ -215,7 +222,6 @@ pub struct SinkTask {
     value_converter: (Converter, String),
     /// Converters that are plugins: they run with the transforms, on the plugin threads.
     plugin_converters: Vec<ConverterSpec>,
-    static_membership: bool,
     registry: Arc<Registry>,
 }
 
@@ -264,13 +270,10 @@ impl Run {
 
 impl SinkTask {
     /// Validates and assembles a task (pure; connections open in `run`).
-    /// `static_membership`: the task's consumer keeps a fixed group instance id (standalone mode,
-    /// where a task never moves), so a restarted process gets its partitions back at once.
     pub fn new(
         worker: Arc<WorkerConfig>,
         connector: ConnectorConfig,
         task_id: u32,
-        static_membership: bool,
         registry: Arc<Registry>,
     ) -> Result<Self, ConfigError> {
         let config = SinkConfig::from_connector(&connector)?;
@@ -308,7 +311,6 @@ impl SinkTask {
             key_converter,
             value_converter,
             plugin_converters,
-            static_membership,
             registry,
         })
     }
@@ -342,17 +344,16 @@ impl SinkTask {
             )),
         };
         let watermarks = Arc::new(Mutex::new(Watermarks::default()));
-        let context = SinkContext { watermarks: watermarks.clone(), task: self.name.clone() };
+        let context = SinkContext {
+            watermarks: watermarks.clone(),
+            task: self.name.clone(),
+            paused: (*paused.borrow_and_update()).into(),
+        };
         let overrides = self.connector.settings.with_prefix("consumer.override.");
-        let consumer: StreamConsumer<SinkContext> = sink_consumer_config(
-            &self.worker,
-            &self.connector.name,
-            &overrides,
-            &self.name,
-            self.static_membership.then(|| format!("connect-{}", self.name)).as_deref(),
-        )?
-        .set_log_level(RDKafkaLogLevel::Warning)
-        .create_with_context(context)?;
+        let consumer: StreamConsumer<SinkContext> =
+            sink_consumer_config(&self.worker, &self.connector.name, &overrides, &self.name)?
+                .set_log_level(RDKafkaLogLevel::Warning)
+                .create_with_context(context)?;
         let topics: Vec<&str> = self.config.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
         info!(task = %self.name, ?topics, "sink task started");
@@ -398,13 +399,10 @@ impl SinkTask {
                 Some((record, sent)) = run.dlq_sends.next(), if !run.dlq_sends.is_empty() => {
                     if let Err(e) = self.settle_dlq(&mut run, &record, sent) { break Err(e) }
                 }
-                _ = flush.tick() => {
-                    self.commit(&consumer, &run.watermarks, CommitMode::Async);
-                    // Partitions assigned by a rebalance since the pause start unpaused.
-                    if *paused.borrow() { self.pause_partitions(&consumer, true) }
-                }
+                _ = flush.tick() => self.commit(&consumer, &run.watermarks, CommitMode::Async),
                 Ok(()) = paused.changed() => {
                     let now = *paused.borrow_and_update();
+                    consumer.context().paused.store(now, std::sync::atomic::Ordering::Release);
                     self.pause_partitions(&consumer, now);
                 }
                 message = consumer.recv(), if run.pending.len() < max_pending => {
