@@ -4,7 +4,7 @@ CARGO ?= cargo
 SERVICES := tests/services/services.sh
 
 .DEFAULT_GOAL := help
-.PHONY: help up down status build plugins test test-unit test-plugins test-e2e demo bench bench-wasm bench-sink bench-footprint test-conformance lint fmt clean
+.PHONY: help up down status build plugins test test-unit test-plugins test-e2e demo bench bench-wasm bench-sink bench-source bench-footprint test-conformance lint fmt clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-15s\033[0m %s\n", $$1, $$2}'
@@ -53,7 +53,7 @@ test-conformance: up plugins ## the REST API against Connect's spec and our /ope
 demo: ## services up, a standalone sink, IoT readings in, rows out
 	@scripts/demo.sh
 
-bench: bench-wasm bench-sink bench-footprint ## every benchmark
+bench: bench-wasm bench-sink bench-source bench-footprint ## every benchmark
 
 bench-wasm: plugins ## the Wasm boundary per record (keep, a field-level transform) next to native Rust
 	$(CARGO) bench -p spillway --bench wasm_boundary
@@ -61,6 +61,10 @@ bench-wasm: plugins ## the Wasm boundary per record (keep, a field-level transfo
 bench-sink: up ## the sink on 1 M IoT events next to the raw ceiling (release build; see docs/benchmarks.md)
 	$(CARGO) build --release -p spillway -p spillway-tests --bins
 	target/release/spillway-dev bench-sink --spillway target/release/spillway $(BENCH_ARGS)
+
+bench-source: up ## the source draining 1 M rows of a bucketed table to Kafka next to the raw ceiling (release build; see docs/benchmarks.md)
+	$(CARGO) build --release -p spillway -p spillway-tests --bins
+	target/release/spillway-dev bench-source --spillway target/release/spillway $(BENCH_ARGS)
 
 bench-footprint: up ## idle RSS and start time to /health 200, Spillway next to Kafka Connect 4.x (Maven jars; FOOTPRINT_ARGS="--runs 5")
 	$(CARGO) build --release -p spillway -p spillway-tests --bins

@@ -8,3 +8,4 @@ mod sink_dialects;
 mod sink_errors;
 mod sink_tls;
 mod sink_transforms;
+mod source;

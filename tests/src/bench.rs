@@ -225,7 +225,7 @@ pub async fn spillway_sink(
     )
     .expect("worker file");
     std::fs::write(
-        dir.join("sink.properties"),
+        dir.join("connector.properties"),
         format!(
             "name={name}\nconnector.class=CassandraSink\ntasks.max={tasks}\ntopics={topic}\n\
              connect.cassandra.contact.points={}\nconnect.cassandra.port={}\nconnect.cassandra.key.space={keyspace}\n\
@@ -281,7 +281,7 @@ pub async fn spillway_sink(
 
 /// The median run of several of the same thing, by wall time (the mean of the middle two for an
 /// even count); peak RSS is the largest of all.
-fn median(runs: &[Measurement]) -> Measurement {
+pub(crate) fn median(runs: &[Measurement]) -> Measurement {
     let mut sorted: Vec<&Measurement> = runs.iter().collect();
     sorted.sort_by_key(|m| m.wall);
     let (a, b) = (sorted[(sorted.len() - 1) / 2], sorted[sorted.len() / 2]);
@@ -317,7 +317,7 @@ async fn fresh_table(session: &Session, table: &str) {
 
 /// Waits (up to a minute) until Cassandra uses less than a tenth of a core over a second: memtable
 /// flushes, garbage collection and the JIT of the run before must not be billed to the next one.
-async fn wait_until_quiet() {
+pub(crate) async fn wait_until_quiet() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let before = cassandra_cpu();

@@ -4,6 +4,7 @@
 //! waits for results by polling with a deadline ([`poll_until`]), never by sleeping a fixed time.
 
 pub mod bench;
+pub mod bench_source;
 pub mod footprint;
 pub mod iot;
 
@@ -211,6 +212,15 @@ impl Services {
             .is_ok_and(|list| list.groups().iter().any(|g| g.state() == "Stable" && !g.members().is_empty()))
     }
 
+    /// How many records the topic's partitions hold (the sum of their high watermarks).
+    pub fn end_offsets(&self, topic: &str, partitions: i32) -> i64 {
+        let consumer: BaseConsumer =
+            ClientConfig::new().set("bootstrap.servers", &self.kafka_bootstrap).create().expect("consumer");
+        (0..partitions)
+            .map(|p| consumer.fetch_watermarks(topic, p, Duration::from_secs(10)).expect("watermarks").1)
+            .sum()
+    }
+
     /// The sum of committed offsets of `group` over the topic's partitions (0 for uncommitted ones).
     pub fn committed_total(&self, group: &str, topic: &str, partitions: i32) -> i64 {
         let consumer: BaseConsumer = ClientConfig::new()
@@ -266,14 +276,14 @@ pub fn spillway_binary() -> PathBuf {
     binary
 }
 
-/// Starts `spillway standalone <dir>/worker.properties <dir>/sink.properties`, its log appended
-/// to `<dir>/spillway.log`.
+/// Starts `spillway standalone <dir>/worker.properties <dir>/connector.properties`, its log
+/// appended to `<dir>/spillway.log`.
 pub fn spawn_standalone(binary: &std::path::Path, dir: &std::path::Path) -> std::process::Child {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("spillway.log")).expect("log file");
     std::process::Command::new(binary)
         .arg("standalone")
         .arg(dir.join("worker.properties"))
-        .arg(dir.join("sink.properties"))
+        .arg(dir.join("connector.properties"))
         .stdout(std::process::Stdio::null())
         .stderr(log)
         .spawn()

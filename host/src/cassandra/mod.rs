@@ -59,6 +59,29 @@ pub enum CassandraError {
     /// The schema is not what the configuration needs.
     #[error("{0}")]
     Schema(String),
+    /// Reading rows failed for a reason retrying cannot fix (a page that does not type check).
+    #[error("reading rows: {0}")]
+    Read(String),
+}
+
+impl From<scylla::errors::PagerExecutionError> for CassandraError {
+    fn from(e: scylla::errors::PagerExecutionError) -> Self {
+        use scylla::errors::{NextPageError, PagerExecutionError};
+        match e {
+            PagerExecutionError::NextPageError(NextPageError::RequestFailure(r)) => r.into_execution_error().into(),
+            other => Self::Read(other.to_string()),
+        }
+    }
+}
+
+impl From<scylla::errors::NextRowError> for CassandraError {
+    fn from(e: scylla::errors::NextRowError) -> Self {
+        use scylla::errors::{NextPageError, NextRowError};
+        match e {
+            NextRowError::NextPageError(NextPageError::RequestFailure(r)) => r.into_execution_error().into(),
+            other => Self::Read(other.to_string()),
+        }
+    }
 }
 
 impl From<ExecutionError> for CassandraError {
@@ -73,7 +96,7 @@ impl CassandraError {
         match self {
             Self::Connect { source, .. } => !tls_refused(source.as_ref()),
             Self::Execution(e) => execution_is_retryable(e),
-            Self::Prepare { .. } | Self::Schema(_) | Self::Tls(_) => false,
+            Self::Prepare { .. } | Self::Schema(_) | Self::Tls(_) | Self::Read(_) => false,
         }
     }
 }

@@ -23,6 +23,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "rest.extension.classes",
     "security.protocol",
     "offset.flush.interval.ms",
+    "offset.storage.file.filename",
     "key.converter",
     "value.converter",
     "plugin.path",
@@ -46,7 +47,6 @@ pub const INERT_KEYS: &[(&str, &str)] = &[
     ("status.storage.topic", "is for distributed mode"),
     ("status.storage.replication.factor", "is for distributed mode"),
     ("status.storage.partitions", "is for distributed mode"),
-    ("offset.storage.file.filename", "holds source offsets; no source connector runs in this version"),
     ("offset.flush.timeout.ms", "has no effect: a stopping task waits for its in-flight writes instead"),
     ("header.converter", "has no effect: header values are read as UTF-8 text, as JSON when they parse as JSON"),
 ];

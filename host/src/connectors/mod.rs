@@ -2,6 +2,7 @@
 //! Lenses and DataStax configurations use.
 
 pub mod sink;
+pub mod source;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, ConnectorConfig, WorkerConfig};
+use crate::wasm::Registry;
+pub use sink::task::TaskError;
 
 /// What the worker tells a running task (stop, pause) and what the task reports back (counters,
 /// the topics it consumed). Cloned into every run of one task; the report outlives restarts.
@@ -77,6 +80,52 @@ impl TaskReport {
     }
 }
 
+/// A task of either connector, ready to run.
+#[derive(Debug)]
+pub enum Task {
+    /// Kafka → Cassandra.
+    Sink(sink::SinkTask),
+    /// Cassandra → Kafka.
+    Source(source::SourceTask),
+}
+
+impl Task {
+    /// How many tasks the connector runs: `tasks.max` for the sink, one table each at most for
+    /// the source.
+    pub fn count(worker: &WorkerConfig, config: &ConnectorConfig, kind: ConnectorKind) -> Result<u32, ConfigError> {
+        Ok(match kind {
+            ConnectorKind::CassandraSink => config.tasks_max,
+            ConnectorKind::CassandraSource => {
+                source::SourceConfig::from_connector(config, worker)?.task_count(config.tasks_max)
+            }
+        })
+    }
+
+    /// Validates and assembles task `id` of `count` (pure: connections open when it runs; a sink's
+    /// plugins are resolved, which runs guest code: call off the async runtime).
+    pub fn new(
+        worker: Arc<WorkerConfig>,
+        config: ConnectorConfig,
+        kind: ConnectorKind,
+        id: u32,
+        count: u32,
+        registry: Arc<Registry>,
+    ) -> Result<Self, ConfigError> {
+        Ok(match kind {
+            ConnectorKind::CassandraSink => Self::Sink(sink::SinkTask::new(worker, config, id, registry)?),
+            ConnectorKind::CassandraSource => Self::Source(source::SourceTask::new(worker, config, id, count)?),
+        })
+    }
+
+    /// Runs until stopped or failed.
+    pub async fn run(self, control: TaskControl) -> Result<(), TaskError> {
+        match self {
+            Self::Sink(t) => t.run(control).await,
+            Self::Source(t) => t.run(control).await,
+        }
+    }
+}
+
 /// The connector implementations this host runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectorKind {
@@ -96,7 +145,8 @@ pub const SINK_CLASSES: &[&str] = &[
     "com.datastax.oss.kafka.sink.CassandraSinkConnector",
     "com.datastax.kafkaconnector.DseSinkConnector",
 ];
-const SOURCE_CLASSES: &[&str] = &[
+/// `connector.class` values of the Cassandra source (Spillway's and Lenses' names).
+pub const SOURCE_CLASSES: &[&str] = &[
     "spillway.CassandraSource",
     "CassandraSource",
     "io.lenses.streamreactor.connect.cassandra.source.CassandraSourceConnector",
@@ -115,7 +165,7 @@ impl ConnectorKind {
             Err(ConfigError::invalid(
                 "connector.class",
                 format!(
-                    "unknown connector class '{class}'; available: spillway.CassandraSink (also under its Lenses and DataStax class names)"
+                    "unknown connector class '{class}'; available: spillway.CassandraSink (also under its Lenses and DataStax class names) and spillway.CassandraSource (also under its Lenses class name)"
                 ),
             ))
         }

@@ -342,7 +342,8 @@ pub async fn stop(State(state): State<RestState>, Path(name): Path<String>) -> R
 
 fn task_config(state: &RestState, c: &ConnectorStatus) -> Value {
     let mut config = masked(state, &c.config);
-    config["task.class"] = json!("spillway.CassandraSinkTask");
+    config["task.class"] =
+        json!(if c.kind == "source" { "spillway.CassandraSourceTask" } else { "spillway.CassandraSinkTask" });
     config
 }
 
@@ -394,8 +395,23 @@ pub async fn restart_task(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /connectors/{c}/offsets`: the sink form, one entry per partition with a committed offset.
+fn is_source(state: &RestState, name: &str) -> Result<bool, ApiError> {
+    Ok(find(state, name)?.kind == "source")
+}
+
+/// `GET /connectors/{c}/offsets`: a sink's committed offset per partition, or a source's stored
+/// offsets (`{"partition": {…}, "offset": {…}}`, Connect's layout).
 pub async fn offsets(State(state): State<RestState>, Path(name): Path<String>) -> Result<Response, ApiError> {
+    if is_source(&state, &name)? {
+        let entries: Vec<Value> = state
+            .herder
+            .source_offsets(&name)
+            .await?
+            .into_iter()
+            .map(|(partition, offset)| json!({"partition": partition, "offset": offset}))
+            .collect();
+        return Ok(axum::Json(json!({"offsets": entries})).into_response());
+    }
     let offsets = state.herder.offsets(&name).await?;
     let entries: Vec<Value> = offsets
         .into_iter()
@@ -444,13 +460,46 @@ fn offset_changes(body: &Value) -> Result<Vec<OffsetChange>, ApiError> {
         .collect()
 }
 
+type SourceOffsetChange = (Value, Option<Value>);
+
+/// Reads `{"offsets": [{"partition": {…}, "offset": {…} | null}]}` for a source connector.
+fn source_offset_changes(body: &Value) -> Result<Vec<SourceOffsetChange>, ApiError> {
+    let entries = body
+        .get("offsets")
+        .and_then(Value::as_array)
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| ApiError::bad_request("the body must be {\"offsets\": [...]}, with at least one entry"))?;
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let partition = e.get("partition").filter(|p| p.is_object()).cloned().ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "offsets[{i}]: 'partition' must be an object, e.g. {{\"connect.cassandra.assigned.tables\": \"orders\"}}"
+                ))
+            })?;
+            let offset = match e.get("offset") {
+                None | Some(Value::Null) => None,
+                Some(o) if o.is_object() => Some(o.clone()),
+                Some(_) => return Err(ApiError::bad_request(format!("offsets[{i}]: 'offset' must be an object or null"))),
+            };
+            Ok((partition, offset))
+        })
+        .collect()
+}
+
 /// `PATCH /connectors/{c}/offsets` (the connector must be stopped).
 pub async fn alter_offsets(
     State(state): State<RestState>,
     Path(name): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    find(&state, &name)?;
+    if is_source(&state, &name)? {
+        let changes = source_offset_changes(&body)?;
+        state.herder.alter_source_offsets(&name, Some(changes)).await?;
+        return Ok(axum::Json(json!({"message": "The offsets for this connector have been altered successfully"}))
+            .into_response());
+    }
     let changes = offset_changes(&body)?;
     state.herder.alter_offsets(&name, changes).await?;
     Ok(axum::Json(json!({"message": "The offsets for this connector have been altered successfully"})).into_response())
@@ -458,7 +507,11 @@ pub async fn alter_offsets(
 
 /// `DELETE /connectors/{c}/offsets` (the connector must be stopped).
 pub async fn reset_offsets(State(state): State<RestState>, Path(name): Path<String>) -> Result<Response, ApiError> {
-    state.herder.reset_offsets(&name).await?;
+    if is_source(&state, &name)? {
+        state.herder.alter_source_offsets(&name, None).await?;
+    } else {
+        state.herder.reset_offsets(&name).await?;
+    }
     Ok(axum::Json(json!({"message": "The offsets for this connector have been reset successfully"})).into_response())
 }
 

@@ -38,10 +38,12 @@ pub async fn connector_plugins(
     let connectors_only =
         !flags.iter().any(|(k, _)| k == "connectorsOnly") || super::connectors::query_bool(&flags, "connectorsOnly")?;
     let version = env!("CARGO_PKG_VERSION");
-    let mut out: Vec<Value> = crate::connectors::SINK_CLASSES
-        .iter()
-        .filter(|c| c.contains('.'))
-        .map(|c| json!({"class": c, "type": "sink", "version": version}))
+    let sinks = crate::connectors::SINK_CLASSES.iter().map(|c| (c, "sink"));
+    let sources = crate::connectors::SOURCE_CLASSES.iter().map(|c| (c, "source"));
+    let mut out: Vec<Value> = sinks
+        .chain(sources)
+        .filter(|(c, _)| c.contains('.'))
+        .map(|(c, kind)| json!({"class": c, "type": kind, "version": version}))
         .collect();
     if !connectors_only {
         let mut plugins: Vec<Value> = state
@@ -78,7 +80,7 @@ fn key_info(
     })
 }
 
-fn connector_keys() -> Vec<Value> {
+fn connector_keys(kind: ConnectorKind) -> Vec<Value> {
     let doc = "See docs/configuration.md.";
     let common = crate::config::connector::COMMON_KEYS;
     let mut keys: Vec<Value> = common
@@ -86,9 +88,12 @@ fn connector_keys() -> Vec<Value> {
         .enumerate()
         .map(|(i, k)| key_info(k, "STRING", None, matches!(*k, "name" | "connector.class"), doc, "Common", i + 1))
         .collect();
+    let own = match kind {
+        ConnectorKind::CassandraSink => crate::connectors::sink::config_keys(),
+        ConnectorKind::CassandraSource => crate::connectors::source::config_keys(),
+    };
     keys.extend(
-        crate::connectors::sink::config_keys()
-            .iter()
+        own.iter()
             .filter(|k| !common.contains(k))
             .enumerate()
             .map(|(i, k)| key_info(k, "STRING", None, false, doc, "Cassandra", i + 1)),
@@ -102,8 +107,8 @@ pub async fn connector_plugin_config(
     State(state): State<RestState>,
     Path(class): Path<String>,
 ) -> Result<Response, ApiError> {
-    if ConnectorKind::from_class(&class).is_ok() {
-        return Ok(axum::Json(Value::Array(connector_keys())).into_response());
+    if let Ok(kind) = ConnectorKind::from_class(&class) {
+        return Ok(axum::Json(Value::Array(connector_keys(kind))).into_response());
     }
     let registry = state.herder.registry();
     let found = [World::Converter, World::Transform]

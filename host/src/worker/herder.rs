@@ -13,9 +13,8 @@ use tracing::{error, info, warn};
 
 use super::status::{State, StatusBoard};
 use crate::config::{ConfigError, ConnectorConfig, Settings, WorkerConfig};
-use crate::connectors::sink::SinkTask;
 use crate::connectors::sink::config::{SINK_PREFIXES, all_keys};
-use crate::connectors::{ConnectorKind, TaskControl, TaskReport};
+use crate::connectors::{ConnectorKind, Task, TaskControl, TaskReport};
 use crate::kafka::offsets::TopicPartition;
 use crate::wasm::Registry;
 use crate::wasm::pool::off_runtime;
@@ -116,33 +115,31 @@ pub struct Herder {
     connectors: Mutex<BTreeMap<String, Entry>>,
 }
 
+/// A connector's validated configuration and its tasks.
+type Planned = (ConnectorConfig, ConnectorKind, Vec<Task>);
+
 /// Validates a connector's settings and builds its tasks (runs guest code: call off the runtime).
-fn plan(
-    worker: &Arc<WorkerConfig>,
-    registry: &Arc<Registry>,
-    settings: Settings,
-) -> Result<(ConnectorConfig, ConnectorKind, Vec<SinkTask>), ConfigError> {
+fn plan(worker: &Arc<WorkerConfig>, registry: &Arc<Registry>, settings: Settings) -> Result<Planned, ConfigError> {
     let config = ConnectorConfig::from_settings(settings)?;
     let kind = ConnectorKind::from_class(&config.class)?;
-    match kind {
-        ConnectorKind::CassandraSink => {
-            let tasks = (0..config.tasks_max)
-                .map(|id| SinkTask::new(worker.clone(), config.clone(), id, registry.clone()))
-                .collect::<Result<_, _>>()?;
-            Ok((config, kind, tasks))
-        }
-        ConnectorKind::CassandraSource => Err(ConfigError::invalid(
-            "connector.class",
-            format!("'{}' (the Cassandra source) is not available in this version of Spillway", config.class),
-        )),
-    }
+    let count = Task::count(worker, &config, kind)?;
+    let tasks = (0..count)
+        .map(|id| Task::new(worker.clone(), config.clone(), kind, id, count, registry.clone()))
+        .collect::<Result<_, _>>()?;
+    Ok((config, kind, tasks))
 }
 
-fn warn_unknown_keys(config: &ConnectorConfig) {
-    let inert = crate::connectors::sink::datastax::inert_warnings(&config.settings)
-        .into_iter()
-        .map(|w| format!("connector '{}': {w}", config.name));
-    for warning in config.unknown_key_warnings(&all_keys(), SINK_PREFIXES).into_iter().chain(inert) {
+fn warn_unknown_keys(config: &ConnectorConfig, kind: ConnectorKind) {
+    let warnings = match kind {
+        ConnectorKind::CassandraSink => {
+            let inert = crate::connectors::sink::datastax::inert_warnings(&config.settings)
+                .into_iter()
+                .map(|w| format!("connector '{}': {w}", config.name));
+            config.unknown_key_warnings(&all_keys(), SINK_PREFIXES).into_iter().chain(inert).collect::<Vec<_>>()
+        }
+        ConnectorKind::CassandraSource => config.unknown_key_warnings(&crate::connectors::source::config_keys(), &[]),
+    };
+    for warning in warnings {
         warn!("{warning}");
     }
 }
@@ -173,7 +170,7 @@ impl Herder {
         &self.worker
     }
 
-    async fn plan(&self, settings: Settings) -> Result<(ConnectorConfig, ConnectorKind, Vec<SinkTask>), HerderError> {
+    async fn plan(&self, settings: Settings) -> Result<Planned, HerderError> {
         let (worker, registry) = (self.worker.clone(), self.registry.clone());
         off_runtime(move || plan(&worker, &registry, settings))
             .await
@@ -241,11 +238,11 @@ impl Herder {
     /// Starts a planned connector's tasks (none when stopped) and registers it on the board.
     fn start(
         &self,
-        (config, kind, tasks): (ConnectorConfig, ConnectorKind, Vec<SinkTask>),
+        (config, kind, tasks): Planned,
         target: Target,
         mut reports: BTreeMap<u32, Arc<TaskReport>>,
     ) -> Entry {
-        warn_unknown_keys(&config);
+        warn_unknown_keys(&config, kind);
         let name = config.name.clone();
         let count = if target == Target::Stopped { 0 } else { tasks.len() as u32 };
         self.board.add_connector(&name, kind.type_name(), config.settings.0.clone(), count);
@@ -259,7 +256,7 @@ impl Herder {
             for (id, task) in tasks.into_iter().enumerate() {
                 let id = id as u32;
                 let report = reports.entry(id).or_default().clone();
-                slots.insert(id, self.spawn_task(&config, id, Some(task), &paused, report));
+                slots.insert(id, self.spawn_task(&config, kind, id, Some(task), &paused, report));
             }
         }
         info!(connector = %name, tasks = slots.len(), state = ?target, "connector started");
@@ -271,8 +268,9 @@ impl Herder {
     fn spawn_task(
         &self,
         config: &ConnectorConfig,
+        kind: ConnectorKind,
         id: u32,
-        first: Option<SinkTask>,
+        first: Option<Task>,
         paused: &watch::Sender<bool>,
         report: Arc<TaskReport>,
     ) -> Slot {
@@ -289,7 +287,11 @@ impl Herder {
                     Some(task) => task,
                     None => {
                         let (w, r, c) = (worker.clone(), registry.clone(), config.clone());
-                        match off_runtime(move || SinkTask::new(w, c, id, r)).await {
+                        let build = move || {
+                            let count = Task::count(&w, &c, kind)?;
+                            Task::new(w, c, kind, id, count, r)
+                        };
+                        match off_runtime(build).await {
                             Ok(Ok(task)) => task,
                             Ok(Err(e)) => return board.set_task(&name, id, State::Failed, Some(e.to_string())),
                             Err(e) => return board.set_task(&name, id, State::Failed, Some(e)),
@@ -409,7 +411,7 @@ impl Herder {
         self.board.set_task(name, id, State::Restarting, None);
         stop_slots(vec![slot]).await;
         let report = entry.reports.entry(id).or_default().clone();
-        let slot = self.spawn_task(&entry.config, id, None, &entry.paused, report);
+        let slot = self.spawn_task(&entry.config, entry.kind, id, None, &entry.paused, report);
         entry.slots.insert(id, slot);
         info!(connector = %name, task = id, "task restarted");
         Ok(())
@@ -483,6 +485,35 @@ impl Herder {
         let result = blocking(move || crate::kafka::admin::delete_group(&worker, &owned)).await;
         drop(connectors);
         result
+    }
+
+    fn offset_file(&self) -> Result<Arc<crate::connectors::source::offsets::OffsetFile>, HerderError> {
+        let path = self.worker.offset_storage_file.as_ref().ok_or_else(|| {
+            HerderError::BadRequest(
+                "this worker has no offset.storage.file.filename: it keeps no source offsets".into(),
+            )
+        })?;
+        crate::connectors::source::offsets::OffsetFile::open(path).map_err(HerderError::Internal)
+    }
+
+    /// A source connector's stored offsets: (source partition, source offset), Connect's layout.
+    pub async fn source_offsets(&self, name: &str) -> Result<Vec<(serde_json::Value, serde_json::Value)>, HerderError> {
+        self.config(name).await?;
+        Ok(self.offset_file()?.all(name))
+    }
+
+    /// Sets (or, with `None`, removes) a stopped source connector's offsets; with no changes,
+    /// removes them all.
+    pub async fn alter_source_offsets(
+        &self,
+        name: &str,
+        changes: Option<Vec<(serde_json::Value, Option<serde_json::Value>)>>,
+    ) -> Result<(), HerderError> {
+        let connectors = self.connectors.lock().await;
+        self.require_stopped(&connectors, name)?;
+        let file = self.offset_file()?;
+        let changes = changes.unwrap_or_else(|| file.all(name).into_iter().map(|(p, _)| (p, None)).collect());
+        file.put(name, &changes).map_err(HerderError::Internal)
     }
 
     fn require_stopped(&self, connectors: &BTreeMap<String, Entry>, name: &str) -> Result<(), HerderError> {

@@ -83,6 +83,22 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         rounds: u32,
     },
+    /// The source draining a bucketed table of `count` rows to Kafka, next to the raw ceiling (a
+    /// scylla-driver program reading and producing the same rows), A-B-B-A rounds (Markdown out).
+    BenchSource {
+        /// Rows in the table (filled once, kept in keyspace bench_source).
+        #[arg(long, default_value_t = 1_000_000)]
+        count: u64,
+        /// Buckets the ceiling reads at once (the source's default parallelism).
+        #[arg(long, default_value_t = 8)]
+        parallelism: usize,
+        /// The spillway binary to measure.
+        #[arg(long, default_value = "target/release/spillway")]
+        spillway: std::path::PathBuf,
+        /// Rounds of (Spillway, ceiling, ceiling, Spillway); medians are reported.
+        #[arg(long, default_value_t = 1)]
+        rounds: u32,
+    },
     /// Footprint: an idle worker's start time to `/health` 200 and RSS, Spillway next to Kafka
     /// Connect (standalone, no connector, same worker settings), alternating runs (Markdown out).
     BenchFootprint {
@@ -161,6 +177,9 @@ async fn main() {
         }
         Command::BenchSink { count, partitions, tasks, concurrency, spillway, rounds } => {
             spillway_tests::bench::run(&services, &spillway, count, partitions, tasks, concurrency, rounds).await;
+        }
+        Command::BenchSource { count, parallelism, spillway, rounds } => {
+            spillway_tests::bench_source::run(&services, &spillway, count, parallelism, rounds).await;
         }
         Command::BenchFootprint { runs, settle_secs, spillway, java, connect_jars, connect_jvm_opts } => {
             let run_dir = spillway_tests::run_dir();

@@ -10,8 +10,8 @@ use crate::cassandra::ConnectionSettings;
 use crate::cassandra::tls::{Material, Pem, Store, TlsSettings};
 use crate::config::{ConfigError, ConnectorConfig, ErrorTolerance, Settings, split_list};
 
-/// The sink's own keys (both dialects), besides the common connector keys.
-pub const SINK_KEYS: &[&str] = &[
+/// The Lenses connection keys, shared by the sink and the source.
+pub const CONNECTION_KEYS: &[&str] = &[
     "connect.cassandra.contact.points",
     "connect.cassandra.port",
     "connect.cassandra.username",
@@ -33,10 +33,14 @@ pub const SINK_KEYS: &[&str] = &[
     "connect.cassandra.ssl.hostname.verification",
     "connect.cassandra.ssl.openssl.key.cert.chain",
     "connect.cassandra.ssl.openssl.private.key",
+    "connect.cassandra.connect.timeout.ms",
+];
+
+/// The sink's own keys (both dialects), besides the common connector keys and the connection keys.
+pub const SINK_KEYS: &[&str] = &[
     "connect.cassandra.error.policy",
     "connect.cassandra.max.retries",
     "connect.cassandra.retry.interval",
-    "connect.cassandra.connect.timeout.ms",
     "connect.cassandra.max.concurrent.requests",
     "connect.cassandra.max.batch.size",
     "connect.cassandra.max.batch.bytes",
@@ -52,7 +56,7 @@ pub const SINK_PREFIXES: &[&str] = &["topic."];
 
 /// All keys the sink understands, for unknown-key warnings.
 pub fn all_keys() -> Vec<&'static str> {
-    SINK_KEYS.iter().chain(lenses::KEYS).chain(datastax::KEYS).copied().collect()
+    CONNECTION_KEYS.iter().chain(SINK_KEYS).chain(lenses::KEYS).chain(datastax::KEYS).copied().collect()
 }
 
 /// What happens to a record whose write Cassandra rejects for good (transient failures are
@@ -310,7 +314,7 @@ fn tls_provider(s: &Settings, key: &str) -> Result<Option<bool>, ConfigError> {
     }
 }
 
-fn lenses_connection(s: &Settings) -> Result<ConnectionSettings, ConfigError> {
+pub(crate) fn lenses_connection(s: &Settings) -> Result<ConnectionSettings, ConfigError> {
     let provider = tls_provider(s, "connect.cassandra.ssl.provider")?;
     let tls = if s.bool_or("connect.cassandra.ssl.enabled", false)? && provider != Some(false) {
         Some(tls_settings(

@@ -39,36 +39,38 @@ pub struct SinkStatement {
     pub ttl_seconds: Option<u32>,
 }
 
+/// A KCQL token: a word, a `` `quoted` `` name or `'string'` (quoted), or one of `,` `=` `(` `)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Token {
-    text: String,
-    quoted: bool,
+pub(crate) struct Token {
+    pub(crate) text: String,
+    pub(crate) quoted: bool,
 }
 
 impl Token {
-    fn is_keyword(&self, keyword: &str) -> bool {
+    pub(crate) fn is_keyword(&self, keyword: &str) -> bool {
         !self.quoted && self.text.eq_ignore_ascii_case(keyword)
     }
 }
 
-fn tokenize(s: &str) -> Result<Vec<Token>, String> {
+/// Splits a KCQL statement into tokens (shared by the sink's and the source's grammar).
+pub(crate) fn tokenize(s: &str) -> Result<Vec<Token>, String> {
     let mut tokens = Vec::new();
     let mut chars = s.chars().peekable();
     while let Some(&c) = chars.peek() {
         if c.is_whitespace() {
             chars.next();
-        } else if c == '`' {
+        } else if c == '`' || c == '\'' {
             chars.next();
             let mut text = String::new();
             loop {
                 match chars.next() {
-                    Some('`') => break,
+                    Some(q) if q == c => break,
                     Some(ch) => text.push(ch),
-                    None => return Err(format!("unterminated `quoted` name starting with `{text}")),
+                    None => return Err(format!("unterminated {c}quoted{c} text starting with {c}{text}")),
                 }
             }
             tokens.push(Token { text, quoted: true });
-        } else if c == ',' || c == '=' {
+        } else if matches!(c, ',' | '=' | '(' | ')') {
             chars.next();
             tokens.push(Token { text: c.to_string(), quoted: false });
         } else if is_word_char(c) {
@@ -108,36 +110,37 @@ pub fn parse(kcql: &str) -> Result<Vec<SinkStatement>, String> {
         .collect()
 }
 
-struct Cursor {
-    tokens: Vec<Token>,
-    at: usize,
+/// A position in a statement's tokens.
+pub(crate) struct Cursor {
+    pub(crate) tokens: Vec<Token>,
+    pub(crate) at: usize,
 }
 
 impl Cursor {
-    fn peek(&self) -> Option<&Token> {
+    pub(crate) fn peek(&self) -> Option<&Token> {
         self.tokens.get(self.at)
     }
 
-    fn next(&mut self, what: &str) -> Result<Token, String> {
+    pub(crate) fn next(&mut self, what: &str) -> Result<Token, String> {
         let t = self.tokens.get(self.at).cloned().ok_or_else(|| format!("expected {what}, found the end"))?;
         self.at += 1;
         Ok(t)
     }
 
-    fn keyword(&mut self, keyword: &str) -> Result<(), String> {
+    pub(crate) fn keyword(&mut self, keyword: &str) -> Result<(), String> {
         let t = self.next(keyword)?;
         if t.is_keyword(keyword) { Ok(()) } else { Err(format!("expected {keyword}, found '{}'", t.text)) }
     }
 
-    fn name(&mut self, what: &str) -> Result<String, String> {
+    pub(crate) fn name(&mut self, what: &str) -> Result<String, String> {
         let t = self.next(what)?;
-        if t.text == "," || t.text == "=" || (!t.quoted && t.text.contains('*')) {
+        if (!t.quoted && matches!(t.text.as_str(), "," | "=" | "(" | ")")) || (!t.quoted && t.text.contains('*')) {
             return Err(format!("expected {what}, found '{}'", t.text));
         }
         Ok(t.text)
     }
 
-    fn comma(&mut self) -> bool {
+    pub(crate) fn comma(&mut self) -> bool {
         if self.peek().is_some_and(|t| t.text == "," && !t.quoted) {
             self.at += 1;
             true

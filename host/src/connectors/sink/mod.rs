@@ -20,6 +20,7 @@ pub use task::SinkTask;
 pub fn config_keys() -> Vec<&'static str> {
     let mut keys: Vec<&'static str> = crate::config::connector::COMMON_KEYS
         .iter()
+        .chain(config::CONNECTION_KEYS)
         .chain(config::SINK_KEYS)
         .chain(lenses::KEYS)
         .chain(datastax::KEYS)

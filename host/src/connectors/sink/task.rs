@@ -81,6 +81,12 @@ pub enum TaskError {
         /// What happened.
         reason: String,
     },
+    /// Kafka did not take a source record (the producer gave up on it).
+    #[error("Kafka: {0}")]
+    Delivery(String),
+    /// Source offsets could not be stored.
+    #[error("{0}")]
+    Offsets(String),
     /// The dead letter queue did not take a record.
     #[error("writing record {coordinates} to the dead letter queue failed: {reason}")]
     DeadLetterQueue {
@@ -97,7 +103,12 @@ impl TaskError {
     pub fn may_pass(&self) -> bool {
         matches!(
             self,
-            Self::Cassandra(_) | Self::Kafka(_) | Self::RetriesExhausted { .. } | Self::DeadLetterQueue { .. }
+            Self::Cassandra(_)
+                | Self::Kafka(_)
+                | Self::RetriesExhausted { .. }
+                | Self::DeadLetterQueue { .. }
+                | Self::Delivery(_)
+                | Self::Offsets(_)
         )
     }
 }
@@ -319,7 +330,9 @@ impl SinkTask {
     /// consumes nothing while `control.paused`.
     pub async fn run(self, control: TaskControl) -> Result<(), TaskError> {
         let TaskControl { stop: shutdown, mut paused, report } = control;
-        let Some(session) = connect_with_retry(&self.config, &self.name, &shutdown).await? else { return Ok(()) };
+        let Some(session) = connect_with_retry(&self.config.connection, &self.name, &shutdown).await? else {
+            return Ok(());
+        };
         let session = Arc::new(session);
         let (mut writers, mut by_topic) = (Vec::new(), HashMap::<String, Vec<usize>>::new());
         for mapping in &self.config.mappings {
@@ -734,14 +747,15 @@ impl SinkTask {
 }
 
 /// Connects, retrying with backoff while Cassandra is unreachable. `None` when shut down first.
-async fn connect_with_retry(
-    config: &SinkConfig,
+/// Connects, retrying while Cassandra is unreachable; `None` when `shutdown` came first.
+pub(crate) async fn connect_with_retry(
+    connection: &cassandra::ConnectionSettings,
     task: &str,
     shutdown: &CancellationToken,
 ) -> Result<Option<Session>, CassandraError> {
     let mut backoff = Duration::from_millis(200);
     loop {
-        match cassandra::connect(&config.connection).await {
+        match cassandra::connect(connection).await {
             Ok(session) => return Ok(Some(session)),
             Err(error) if error.is_retryable() => {
                 warn!(task, %error, retry_in_ms = backoff.as_millis() as u64, "Cassandra unreachable; retrying");
