@@ -135,6 +135,9 @@ async fn a_bucketed_table_of_100_000_rows_becomes_exactly_those_records() {
         &[
             ("connect.cassandra.initial.offset", &initial),
             ("connect.cassandra.slice.duration", "15000"),
+            // Slices stay 15 s wide: they widen only when they hold fewer than 10 × 2 rows.
+            ("connect.cassandra.fetch.size", "10"),
+            ("connect.cassandra.source.parallelism", "2"),
             ("connect.cassandra.bucket.timeseries.mode", "HOUR"),
             ("connect.cassandra.bucket.timeseries.format", "yyyyMMddHH"),
             ("connect.cassandra.bucket.timeseries.field.name", "bucket"),
@@ -212,6 +215,9 @@ async fn timestamp_mode_loses_no_equal_timestamps_and_reads_late_writes_within_t
         &[
             ("connect.cassandra.initial.offset", &initial),
             ("connect.cassandra.slice.duration", "1000"),
+            // Slices stay 1 s wide: they hold 100 rows, more than 4 × 10 × 1.
+            ("connect.cassandra.fetch.size", "10"),
+            ("connect.cassandra.source.parallelism", "1"),
             ("connect.cassandra.slice.delay.ms", "4000"),
         ],
     );
@@ -229,7 +235,7 @@ async fn timestamp_mode_loses_no_equal_timestamps_and_reads_late_writes_within_t
     let all = services.consume(&topic, 2_050, DEADLINE).await;
     let late_ids: HashSet<i64> = all
         .iter()
-        .map(|m| value_of(m))
+        .map(value_of)
         .filter(|v| v["id"].as_i64() >= Some(2_000))
         .map(|v| v["id"].as_i64().unwrap())
         .collect();
@@ -276,6 +282,7 @@ async fn every_cql_type_arrives_typed_with_its_schema() {
         &[
             ("connect.cassandra.initial.offset", &initial),
             ("connect.cassandra.mapping.collection.to.json", "false"),
+            ("value.converter", "org.apache.kafka.connect.json.JsonConverter"),
             ("value.converter.schemas.enable", "true"),
         ],
     );

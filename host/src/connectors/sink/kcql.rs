@@ -134,7 +134,7 @@ impl Cursor {
 
     pub(crate) fn name(&mut self, what: &str) -> Result<String, String> {
         let t = self.next(what)?;
-        if (!t.quoted && matches!(t.text.as_str(), "," | "=" | "(" | ")")) || (!t.quoted && t.text.contains('*')) {
+        if !t.quoted && (matches!(t.text.as_str(), "," | "=" | "(" | ")") || t.text.contains('*')) {
             return Err(format!("expected {what}, found '{}'", t.text));
         }
         Ok(t.text)

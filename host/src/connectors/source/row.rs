@@ -77,7 +77,7 @@ impl CqlType {
 
     fn parse_at(s: &str) -> Result<(Self, &str), String> {
         let s = s.trim_start();
-        let end = s.find(|c: char| c == '<' || c == '>' || c == ',').unwrap_or(s.len());
+        let end = s.find(['<', '>', ',']).unwrap_or(s.len());
         let name = s[..end].trim().trim_matches('"').to_string();
         let mut rest = &s[end..];
         let mut params = Vec::new();

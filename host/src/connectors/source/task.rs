@@ -470,16 +470,17 @@ impl SourceTask {
             TaskReport::add(&control.report.records_read, produced);
             boundary = next_boundary;
             from = hi;
-            width = if produced == 0 {
-                width.saturating_mul(2).min(max_width)
-            } else {
-                self.config.slice_ms.min(max_width)
-            };
+            width = next_width(width, produced, self.config.slice_ms, max_width, self.rows_per_slice());
             let caught_up = hi >= chrono::Utc::now().timestamp_millis() - self.config.delay_ms;
             if caught_up && !pause_for(control, self.config.poll_interval).await {
                 return Ok(());
             }
         }
+    }
+
+    /// About how many rows a slice should hold: a page for each query in flight.
+    fn rows_per_slice(&self) -> u64 {
+        self.config.fetch_size as u64 * self.config.parallelism as u64
     }
 
     /// Reads `[lo, hi]` and produces its rows (but those of `skip` at `lo`); returns the count
@@ -520,7 +521,7 @@ impl SourceTask {
             };
             let Some(row) = row else { break };
             let row = row?;
-            let ts = table.tracking.and_then(|i| row.columns[i].as_ref()).and_then(|v| time_of(v)).unwrap_or(lo);
+            let ts = table.tracking.and_then(|i| row.columns[i].as_ref()).and_then(time_of).unwrap_or(lo);
             if ts == lo || ts == hi {
                 let key = primary_key(table, &row);
                 if ts == lo && skip.contains(&key) {
@@ -600,6 +601,16 @@ impl SourceTask {
             }
         }
         info!(task = %self.name, table = %table.target, "snapshot read; waiting for Kafka's acknowledgements");
+        while !lock_book(book).open.is_empty() {
+            if let Some(f) = lock_book(book).failure.take() {
+                return Err(TaskError::Delivery(f));
+            }
+            if !pause_for(control, Duration::from_millis(50)).await {
+                return Ok(());
+            }
+        }
+        store.save(book, true)?;
+        info!(task = %self.name, table = %table.target, "snapshot complete");
         control.stop.cancelled().await;
         Ok(())
     }
@@ -718,6 +729,20 @@ fn rows_of<'a, V: scylla::serialize::row::SerializeRow + Send + 'a>(
     })
     .flatten()
     .boxed()
+}
+
+/// The next slice's width: twice as wide after a slice with fewer rows than `target` (an empty
+/// stretch, or sparse rows, is crossed quickly), back towards `slice.duration` after one with more
+/// than four times as many; never narrower than `slice.duration` nor wider than `max`.
+fn next_width(width: i64, rows: u64, slice: i64, max: i64, target: u64) -> i64 {
+    let next = if rows < target {
+        width.saturating_mul(2)
+    } else if rows > target.saturating_mul(4) {
+        width / 2
+    } else {
+        width
+    };
+    next.clamp(slice.min(max), max)
 }
 
 /// The time of a tracking column value, ms since the epoch.
@@ -839,6 +864,15 @@ mod tests {
         b.settle(0);
         assert_eq!(b.done, Some(json!("b")));
         assert!(b.open.is_empty());
+    }
+
+    #[test]
+    fn slices_widen_over_sparse_rows_and_narrow_over_dense_ones() {
+        assert_eq!(next_width(10, 0, 10, 1_000, 100), 20);
+        assert_eq!(next_width(640, 99, 10, 1_000, 100), 1_000, "capped");
+        assert_eq!(next_width(40, 250, 10, 1_000, 100), 40, "about right");
+        assert_eq!(next_width(40, 401, 10, 1_000, 100), 20);
+        assert_eq!(next_width(10, 10_000, 10, 1_000, 100), 10, "never below slice.duration");
     }
 
     #[test]
