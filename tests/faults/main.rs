@@ -161,9 +161,69 @@ async fn killed_with_sigkill_mid_stream_then_restarted_every_row_is_present() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_killed_with_sigkill_mid_stream_resumes_without_a_missing_row() {
     let _serial = ONE_AT_A_TIME.lock().await;
+    let (records, n) = source_killed_mid_stream(false).await;
+    let ids: std::collections::HashSet<i32> = records.iter().map(id_of).collect();
+    assert!((0..n).all(|i| ids.contains(&i)), "a row is missing");
+    println!(
+        "every one of {n} rows arrived; {} duplicates from re-reading the slices in flight at the kill",
+        records.len() - n as usize
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exactly_once_source_killed_with_sigkill_mid_stream_delivers_every_row_exactly_once() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (records, n) = source_killed_mid_stream(true).await;
+    let mut ids: Vec<i32> = records.iter().map(id_of).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..n).collect::<Vec<_>>(), "read_committed: every row exactly once");
+}
+
+fn id_of(m: &rdkafka::message::OwnedMessage) -> i32 {
+    use rdkafka::Message;
+    std::str::from_utf8(m.key().expect("key")).expect("text").parse().expect("id")
+}
+
+/// Every record of `topic` a `read_committed` consumer sees, up to each partition's last stable
+/// offset (what open transactions wrote is not there yet).
+fn committed_records(services: &Services, topic: &str, partitions: i32) -> Vec<rdkafka::message::OwnedMessage> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::error::KafkaError;
+    use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &services.kafka_bootstrap)
+        .set("group.id", unique_name("committed-reader"))
+        .set("isolation.level", "read_committed")
+        .set("enable.partition.eof", "true")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut list = TopicPartitionList::new();
+    for p in 0..partitions {
+        list.add_partition_offset(topic, p, Offset::Beginning).expect("partition");
+    }
+    consumer.assign(&list).expect("assign");
+    let (mut out, mut at_end, started) = (Vec::new(), std::collections::HashSet::new(), Instant::now());
+    while at_end.len() < partitions as usize {
+        assert!(started.elapsed() < DEADLINE, "reading {topic} to its end timed out");
+        match consumer.poll(Duration::from_millis(100)) {
+            None => {}
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                at_end.insert(p);
+            }
+            Some(m) => out.push(m.expect("consume").detach()),
+        }
+    }
+    out
+}
+
+/// Fills a bucketed table, starts a source on it, kills the process with SIGKILL after some
+/// records, starts it again until every row arrived, then stops it gracefully. Returns what a
+/// `read_committed` consumer then reads, and the row count.
+async fn source_killed_mid_stream(exactly_once: bool) -> (Vec<rdkafka::message::OwnedMessage>, i32) {
     const N: i32 = 60_000;
     let services = Services::from_env();
-    let name = unique_name("source-sigkill");
+    let name = unique_name(if exactly_once { "source-eos-sigkill" } else { "source-sigkill" });
     let keyspace = unique_name("ks");
     let session = services.cassandra().await;
     create_keyspace(&session, &keyspace).await;
@@ -196,8 +256,9 @@ async fn a_source_killed_with_sigkill_mid_stream_resumes_without_a_missing_row()
     let dir = run_dir().join("tests").join(&name);
     let mut worker = worker_pairs(&services);
     worker.push(("offset.storage.file.filename".into(), dir.join("offsets.dat").display().to_string()));
+    worker.push(("offset.storage.replication.factor".into(), "1".into()));
     worker.push(("key.converter".into(), "org.apache.kafka.connect.storage.StringConverter".into()));
-    let connector: Vec<(String, String)> = [
+    let mut connector: Vec<(String, String)> = [
         ("name", name.clone()),
         ("connector.class", "CassandraSource".to_string()),
         ("connect.cassandra.contact.points", services.cassandra_address().to_string()),
@@ -209,12 +270,17 @@ async fn a_source_killed_with_sigkill_mid_stream_resumes_without_a_missing_row()
         ),
         ("connect.cassandra.initial.offset", spillway::connectors::source::slice::format_time(start)),
         ("connect.cassandra.slice.duration", "20000".to_string()),
+        ("connect.cassandra.fetch.size", "100".to_string()),
         ("connect.cassandra.bucket.timeseries.mode", "HOUR".to_string()),
         ("connect.cassandra.bucket.timeseries.format", "yyyyMMddHH".to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    if exactly_once {
+        connector.push(("exactly.once.support".into(), "required".into()));
+        connector.push(("offsets.storage.topic".into(), unique_name("offsets")));
+    }
 
     let mut first = spawn_spillway(&dir, &worker, &connector);
     let before_kill = poll_until(DEADLINE, "some records produced before the kill", || async {
@@ -229,28 +295,15 @@ async fn a_source_killed_with_sigkill_mid_stream_resumes_without_a_missing_row()
     assert!(at_kill < i64::from(N), "the kill came before the end ({at_kill} records): make the table bigger");
 
     let mut second = spawn_spillway(&dir, &worker, &connector);
-    let ids = poll_until(DEADLINE, "every row in Kafka after the restart", || async {
-        let total = services.end_offsets(&topic, 2);
-        if total < i64::from(N) {
-            return None;
-        }
-        let messages = services.consume(&topic, total as usize, DEADLINE).await;
-        let ids: std::collections::HashSet<i32> = messages
-            .iter()
-            .map(|m| {
-                use rdkafka::Message;
-                std::str::from_utf8(m.key().expect("key")).expect("text").parse().expect("id")
-            })
-            .collect();
-        (ids.len() == N as usize).then_some((ids, total))
+    poll_until(DEADLINE, "every row in Kafka after the restart", || async {
+        let messages = committed_records(&services, &topic, 2);
+        let ids: std::collections::HashSet<i32> = messages.iter().map(id_of).collect();
+        (ids.len() == N as usize).then_some(())
     })
     .await;
-    second.kill().expect("stop");
+    // A graceful stop ends (or aborts) the open transaction, so a read_committed consumer can read
+    // to the end.
+    let _ = std::process::Command::new("kill").arg("-TERM").arg(second.id().to_string()).status();
     second.wait().expect("reaped");
-    let (ids, total) = ids;
-    assert!((0..N).all(|i| ids.contains(&i)));
-    println!(
-        "every one of {N} rows arrived; {} duplicates from re-reading the slices in flight at the kill",
-        total - i64::from(N)
-    );
+    (committed_records(&services, &topic, 2), N)
 }

@@ -24,6 +24,9 @@ pub const KNOWN_KEYS: &[&str] = &[
     "security.protocol",
     "offset.flush.interval.ms",
     "offset.storage.file.filename",
+    "offset.storage.topic",
+    "offset.storage.replication.factor",
+    "exactly.once.source.support",
     "key.converter",
     "value.converter",
     "plugin.path",
@@ -41,8 +44,6 @@ pub const INERT_KEYS: &[(&str, &str)] = &[
     ("rest.advertised.port", "is for distributed mode"),
     ("config.storage.topic", "is for distributed mode"),
     ("config.storage.replication.factor", "is for distributed mode"),
-    ("offset.storage.topic", "is for distributed mode"),
-    ("offset.storage.replication.factor", "is for distributed mode"),
     ("offset.storage.partitions", "is for distributed mode"),
     ("status.storage.topic", "is for distributed mode"),
     ("status.storage.replication.factor", "is for distributed mode"),
@@ -78,6 +79,12 @@ pub struct WorkerConfig {
     pub value_converter: ConverterConfig,
     /// Standalone source offsets file (`offset.storage.file.filename`).
     pub offset_storage_file: Option<PathBuf>,
+    /// The offsets topic of exactly-once sources (`offset.storage.topic`).
+    pub offset_storage_topic: String,
+    /// Its replication factor when created (`offset.storage.replication.factor`).
+    pub offset_storage_replication_factor: i32,
+    /// Whether sources that request exactly-once get it (`exactly.once.source.support=enabled`).
+    pub exactly_once_source: bool,
     /// librdkafka settings for every consumer: `kafka_client` overridden by `consumer.*` (prefix
     /// removed, Java security keys translated).
     pub consumer: Settings,
@@ -157,6 +164,22 @@ impl WorkerConfig {
             key_converter: ConverterConfig::from_settings(s, "key.converter")?,
             value_converter: ConverterConfig::from_settings(s, "value.converter")?,
             offset_storage_file: s.non_blank("offset.storage.file.filename").map(PathBuf::from),
+            offset_storage_topic: s.non_blank("offset.storage.topic").unwrap_or("connect-offsets").to_string(),
+            offset_storage_replication_factor: s.parse_or("offset.storage.replication.factor", 3)?,
+            exactly_once_source: match s
+                .non_blank("exactly.once.source.support")
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
+                None | Some("disabled" | "preparing") => false,
+                Some("enabled") => true,
+                Some(other) => {
+                    return Err(ConfigError::invalid(
+                        "exactly.once.source.support",
+                        format!("'{other}' is not one of: disabled, preparing, enabled"),
+                    ));
+                }
+            },
             consumer,
             producer,
             wasm: crate::wasm::WasmSettings::from_settings(s)?,

@@ -87,6 +87,14 @@ pub struct Validation {
     pub error: Option<ConfigError>,
 }
 
+/// Where a source connector's offsets live.
+enum SourceStore {
+    /// The worker's offset file.
+    File(Arc<crate::connectors::source::offsets::OffsetFile>),
+    /// The offsets topic (exactly-once sources).
+    Topic(String),
+}
+
 /// A running task and the means to stop it.
 #[derive(Debug)]
 struct Slot {
@@ -487,19 +495,46 @@ impl Herder {
         result
     }
 
-    fn offset_file(&self) -> Result<Arc<crate::connectors::source::offsets::OffsetFile>, HerderError> {
+    /// Where a source connector's offsets live: the offsets topic when it is exactly once, else
+    /// the worker's offset file.
+    fn source_store(&self, settings: Settings) -> Result<SourceStore, HerderError> {
+        let config = ConnectorConfig::from_settings(settings).map_err(HerderError::Invalid)?;
+        let source = crate::connectors::source::SourceConfig::from_connector(&config, &self.worker)
+            .map_err(HerderError::Invalid)?;
+        if let Some(eos) = source.exactly_once {
+            return Ok(SourceStore::Topic(eos.topic));
+        }
         let path = self.worker.offset_storage_file.as_ref().ok_or_else(|| {
             HerderError::BadRequest(
                 "this worker has no offset.storage.file.filename: it keeps no source offsets".into(),
             )
         })?;
-        crate::connectors::source::offsets::OffsetFile::open(path).map_err(HerderError::Internal)
+        Ok(SourceStore::File(
+            crate::connectors::source::offsets::OffsetFile::open(path).map_err(HerderError::Internal)?,
+        ))
     }
 
     /// A source connector's stored offsets: (source partition, source offset), Connect's layout.
     pub async fn source_offsets(&self, name: &str) -> Result<Vec<(serde_json::Value, serde_json::Value)>, HerderError> {
-        self.config(name).await?;
-        Ok(self.offset_file()?.all(name))
+        match self.source_store(self.config(name).await?)? {
+            SourceStore::File(file) => Ok(file.all(name)),
+            SourceStore::Topic(topic) => {
+                let (worker, owned) = (self.worker.clone(), name.to_string());
+                let stored =
+                    blocking(move || crate::connectors::source::offset_topic::read(&worker, &topic, &owned)).await?;
+                let mut out: Vec<(serde_json::Value, serde_json::Value)> = stored
+                    .into_iter()
+                    .filter_map(|(key, offset)| {
+                        let serde_json::Value::Array(mut parts) = serde_json::from_slice(&key).ok()? else {
+                            return None;
+                        };
+                        Some((parts.pop()?, offset))
+                    })
+                    .collect();
+                out.sort_by_key(|(p, _)| p.to_string());
+                Ok(out)
+            }
+        }
     }
 
     /// Sets (or, with `None`, removes) a stopped source connector's offsets; with no changes,
@@ -509,11 +544,23 @@ impl Herder {
         name: &str,
         changes: Option<Vec<(serde_json::Value, Option<serde_json::Value>)>>,
     ) -> Result<(), HerderError> {
-        let connectors = self.connectors.lock().await;
-        self.require_stopped(&connectors, name)?;
-        let file = self.offset_file()?;
-        let changes = changes.unwrap_or_else(|| file.all(name).into_iter().map(|(p, _)| (p, None)).collect());
-        file.put(name, &changes).map_err(HerderError::Internal)
+        let store = {
+            let connectors = self.connectors.lock().await;
+            self.require_stopped(&connectors, name)?;
+            self.source_store(connectors[name].config.settings.clone())?
+        };
+        let all = match changes {
+            Some(c) => c,
+            None => self.source_offsets(name).await?.into_iter().map(|(p, _)| (p, None)).collect(),
+        };
+        match store {
+            SourceStore::File(file) => file.put(name, &all).map_err(HerderError::Internal),
+            SourceStore::Topic(topic) => {
+                crate::connectors::source::offset_topic::write(&self.worker, &topic, name, &all)
+                    .await
+                    .map_err(HerderError::Internal)
+            }
+        }
     }
 
     fn require_stopped(&self, connectors: &BTreeMap<String, Entry>, name: &str) -> Result<(), HerderError> {

@@ -32,7 +32,23 @@ pub const SOURCE_KEYS: &[&str] = &[
     "connect.cassandra.assigned.tables",
     "connect.cassandra.source.parallelism",
     "connect.cassandra.source.token.ranges",
+    "exactly.once.support",
+    "transaction.boundary",
+    "transaction.boundary.interval.ms",
+    "offsets.storage.topic",
 ];
+
+/// Exactly-once delivery: a table's records and its offset in one Kafka transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExactlyOnce {
+    /// The offsets topic (Connect's layout).
+    pub topic: String,
+    /// Its replication factor when created.
+    pub replication_factor: i32,
+    /// `transaction.boundary=interval`: commit at the first slice end after this long (and when
+    /// caught up); `None` (`poll`): after every slice.
+    pub interval: Option<Duration>,
+}
 
 /// How one table is read and what its records look like.
 #[derive(Debug, Clone)]
@@ -95,6 +111,45 @@ pub struct SourceConfig {
     pub value_output: Output,
     /// Record keys (WITHKEY).
     pub key_output: Output,
+    /// Records and offsets in one transaction, when on.
+    pub exactly_once: Option<ExactlyOnce>,
+}
+
+fn exactly_once(s: &Settings, worker: &WorkerConfig) -> Result<Option<ExactlyOnce>, ConfigError> {
+    let on = match s.non_blank("exactly.once.support").map(str::to_ascii_lowercase).as_deref() {
+        None | Some("requested") => worker.exactly_once_source,
+        Some("required") => true,
+        Some(other) => {
+            return Err(ConfigError::invalid(
+                "exactly.once.support",
+                format!("'{other}' is not requested or required"),
+            ));
+        }
+    };
+    if !on {
+        return Ok(None);
+    }
+    let interval = match s.non_blank("transaction.boundary").map(str::to_ascii_lowercase).as_deref() {
+        None | Some("poll") => None,
+        Some("interval") => Some(match s.non_blank("transaction.boundary.interval.ms") {
+            None => worker.offset_flush_interval,
+            Some(_) => Duration::from_millis(positive(s, "transaction.boundary.interval.ms", 1u64)?),
+        }),
+        Some("connector") => {
+            return Err(ConfigError::invalid(
+                "transaction.boundary",
+                "'connector' needs a connector that defines its own transactions; the Cassandra source commits per slice: use poll or interval",
+            ));
+        }
+        Some(other) => {
+            return Err(ConfigError::invalid("transaction.boundary", format!("'{other}' is not poll or interval")));
+        }
+    };
+    Ok(Some(ExactlyOnce {
+        topic: s.non_blank("offsets.storage.topic").unwrap_or(&worker.offset_storage_topic).to_string(),
+        replication_factor: worker.offset_storage_replication_factor,
+        interval,
+    }))
 }
 
 fn positive<T>(s: &Settings, key: &str, default: T) -> Result<T, ConfigError>
@@ -235,6 +290,7 @@ impl SourceConfig {
             collections_as_json: s.bool_or("connect.cassandra.mapping.collection.to.json", true)?,
             value_output,
             key_output,
+            exactly_once: exactly_once(s, worker)?,
         })
     }
 
@@ -280,6 +336,23 @@ mod tests {
         assert!(c.collections_as_json);
         assert_eq!(c.value_output, Output::Json { schemas: true });
         assert_eq!(c.tables[0].pk.as_deref(), Some("created"));
+    }
+
+    #[test]
+    fn exactly_once_when_required_or_requested_of_a_worker_that_enables_it() {
+        assert_eq!(SourceConfig::from_connector(&connector(&[]), &worker()).unwrap().exactly_once, None);
+        let required = connector(&[("exactly.once.support", "required"), ("offsets.storage.topic", "my-offsets")]);
+        let eos = SourceConfig::from_connector(&required, &worker()).unwrap().exactly_once.unwrap();
+        assert_eq!((eos.topic.as_str(), eos.replication_factor, eos.interval), ("my-offsets", 3, None));
+        let enabled = WorkerConfig::from_settings(&Settings::from_pairs(&[
+            ("exactly.once.source.support", "enabled"),
+            ("offset.storage.replication.factor", "1"),
+        ]))
+        .unwrap();
+        let interval = connector(&[("transaction.boundary", "interval"), ("transaction.boundary.interval.ms", "250")]);
+        let eos = SourceConfig::from_connector(&interval, &enabled).unwrap().exactly_once.unwrap();
+        assert_eq!((eos.topic.as_str(), eos.replication_factor), ("connect-offsets", 1));
+        assert_eq!(eos.interval, Some(Duration::from_millis(250)));
     }
 
     #[test]
@@ -345,6 +418,12 @@ mod tests {
                 "converter plugin",
             ),
             (vec![("connect.cassandra.consistency.level", "MOST")], "connect.cassandra.consistency.level", "MOST"),
+            (vec![("exactly.once.support", "always")], "exactly.once.support", "'always'"),
+            (
+                vec![("exactly.once.support", "required"), ("transaction.boundary", "connector")],
+                "transaction.boundary",
+                "poll or interval",
+            ),
         ] {
             let err = SourceConfig::from_connector(&connector(&extra), &worker()).unwrap_err().to_string();
             assert!(err.contains(key) && err.contains(reason), "{extra:?}: {err}");

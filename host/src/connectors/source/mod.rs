@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod kcql;
+pub mod offset_topic;
 pub mod offsets;
 pub mod row;
 pub mod slice;

@@ -121,7 +121,8 @@ pub struct SourceTask {
     config: SourceConfig,
     tables: Vec<TableSource>,
     worker: Arc<WorkerConfig>,
-    offsets: Arc<OffsetFile>,
+    /// The offset file (none when exactly once: the offsets then live in the offsets topic).
+    offsets: Option<Arc<OffsetFile>>,
 }
 
 /// One table, ready to read.
@@ -153,13 +154,17 @@ impl SourceTask {
         count: u32,
     ) -> Result<Self, ConfigError> {
         let config = SourceConfig::from_connector(&connector, &worker)?;
-        let path = worker.offset_storage_file.clone().ok_or_else(|| {
-            ConfigError::missing(
-                "offset.storage.file.filename",
-                "a standalone worker keeps source offsets in this file (worker setting)",
-            )
-        })?;
-        let offsets = OffsetFile::open(&path).map_err(|e| ConfigError::invalid("offset.storage.file.filename", e))?;
+        let offsets = if config.exactly_once.is_some() {
+            None
+        } else {
+            let path = worker.offset_storage_file.clone().ok_or_else(|| {
+                ConfigError::missing(
+                    "offset.storage.file.filename",
+                    "a standalone worker keeps source offsets in this file (worker setting)",
+                )
+            })?;
+            Some(OffsetFile::open(&path).map_err(|e| ConfigError::invalid("offset.storage.file.filename", e))?)
+        };
         let tables = config.tables_of(id, count);
         Ok(Self { name: format!("{}-{id}", connector.name), connector, config, tables, worker, offsets })
     }
@@ -171,23 +176,69 @@ impl SourceTask {
             return Ok(());
         };
         let session = Arc::new(session);
-        let producer = self.producer()?;
         let mut tables = Vec::new();
         for source in &self.tables {
             tables.push(self.prepare(&session, source).await?);
         }
-        info!(task = %self.name, tables = ?tables.iter().map(|t| t.target.as_str()).collect::<Vec<_>>(), "source task started");
-        let readers = tables.iter().map(|t| self.read_table(&session, &producer, t, &control));
+        // One producer for the task; exactly once, a transactional one per table, claimed before
+        // the offsets are read (claiming aborts what a dead run left open).
+        let mut producers = Vec::new();
+        if self.config.exactly_once.is_some() {
+            for table in &tables {
+                producers.push(self.transactional_producer(table).await?);
+            }
+        } else {
+            producers.push(Arc::new(self.producer(None)?));
+        }
+        let stored = self.stored_offsets(&tables).await?;
+        info!(task = %self.name, tables = ?tables.iter().map(|t| t.target.as_str()).collect::<Vec<_>>(), exactly_once = self.config.exactly_once.is_some(), "source task started");
+        let readers = tables.iter().zip(stored).enumerate().map(|(i, (table, stored))| {
+            let producer = &producers[i.min(producers.len() - 1)];
+            self.read_table(&session, producer, table, stored, &control)
+        });
         let result = futures::future::try_join_all(readers).await.map(|_| ());
         // Whatever was produced gets its acknowledgement (or its failure) before the last store.
-        let flushed = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(30))).await;
-        if let Ok(Err(e)) = &flushed {
-            warn!(task = %self.name, error = %e, "not every record was acknowledged before stopping; its slice will be read again");
+        for producer in producers {
+            let flushed = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(30))).await;
+            if let Ok(Err(e)) = &flushed {
+                warn!(task = %self.name, error = %e, "not every record was acknowledged before stopping; its slice will be read again");
+            }
         }
         result
     }
 
-    fn producer(&self) -> Result<ThreadedProducer<AckContext>, TaskError> {
+    /// Each table's stored offset: from the offsets topic (exactly once, committed transactions
+    /// only) or the offset file.
+    async fn stored_offsets(&self, tables: &[Table]) -> Result<Vec<Option<Value>>, TaskError> {
+        let name = &self.connector.name;
+        let Some(eos) = &self.config.exactly_once else {
+            let file = self.offsets.as_ref().expect("an offset file unless exactly once");
+            return Ok(tables.iter().map(|t| file.get(name, &t.partition)).collect());
+        };
+        super::offset_topic::ensure(&self.worker, &eos.topic, eos.replication_factor)
+            .await
+            .map_err(TaskError::Offsets)?;
+        let (worker, topic, owned) = (self.worker.clone(), eos.topic.clone(), name.clone());
+        let stored = tokio::task::spawn_blocking(move || super::offset_topic::read(&worker, &topic, &owned))
+            .await
+            .map_err(|e| TaskError::Offsets(format!("reading the offsets topic: {e}")))?
+            .map_err(TaskError::Offsets)?;
+        Ok(tables.iter().map(|t| stored.get(&super::offsets::key(name, &t.partition)).cloned()).collect())
+    }
+
+    /// A table's transactional producer, its `transactional.id` claimed (which fences and aborts
+    /// the transaction of a previous run of it that died).
+    async fn transactional_producer(&self, table: &Table) -> Result<Arc<ThreadedProducer<AckContext>>, TaskError> {
+        let id = format!("spillway-{}-{}", self.connector.name, table.source.statement.table);
+        let producer = Arc::new(self.producer(Some(&id))?);
+        let init = producer.clone();
+        tokio::task::spawn_blocking(move || init.init_transactions(Duration::from_secs(60)))
+            .await
+            .map_err(|e| TaskError::Offsets(format!("starting transactions: {e}")))??;
+        Ok(producer)
+    }
+
+    fn producer(&self, transactional_id: Option<&str>) -> Result<ThreadedProducer<AckContext>, TaskError> {
         let overrides = crate::config::security::kafka_client_settings(
             &[("producer.override.", &self.connector.settings.with_prefix("producer.override."))],
             false,
@@ -204,6 +255,9 @@ impl SourceTask {
         }
         // No row may be lost or doubled by the producer itself.
         config.set("acks", "all").set("enable.idempotence", "true");
+        if let Some(id) = transactional_id {
+            config.set("transactional.id", id);
+        }
         Ok(config.set_log_level(RDKafkaLogLevel::Warning).create_with_context(AckContext)?)
     }
 
@@ -378,19 +432,30 @@ impl SourceTask {
     async fn read_table(
         &self,
         session: &Arc<Session>,
-        producer: &ThreadedProducer<AckContext>,
+        producer: &Arc<ThreadedProducer<AckContext>>,
         table: &Table,
+        stored: Option<Value>,
         control: &TaskControl,
     ) -> Result<(), TaskError> {
         let shape = &table.shape;
         let book: Book = Arc::default();
-        let mut store = OffsetSaver { task: self, table, saved: None, last: Instant::now() };
-        let stored = self.offsets.get(&self.connector.name, &table.partition);
+        let txn = self.config.exactly_once.as_ref().map(|e| Transaction {
+            producer: producer.clone(),
+            topic: e.topic.clone(),
+            interval: e.interval,
+            open_since: None,
+        });
+        let mut store = Committer { task: self, table, saved: None, last: Instant::now(), txn };
         let result = if table.source.mode == Mode::Token {
             self.snapshot(session, producer, table, shape, &book, &mut store, stored, control).await
         } else {
             self.slices(session, producer, table, shape, &book, &mut store, stored, control).await
         };
+        if store.txn.is_some() {
+            // Exactly once: what is not committed is aborted, and read again next time.
+            store.abort().await;
+            return result;
+        }
         // Stopping: wait (bounded) for the acknowledgements of what was produced, then store.
         let deadline = Instant::now() + Duration::from_secs(30);
         while !lock_book(&book).open.values().all(|(_, n)| *n <= 1) && Instant::now() < deadline && result.is_ok() {
@@ -409,7 +474,7 @@ impl SourceTask {
         table: &Table,
         shape: &RowShape,
         book: &Book,
-        store: &mut OffsetSaver<'_>,
+        store: &mut Committer<'_>,
         stored: Option<Value>,
         control: &TaskControl,
     ) -> Result<(), TaskError> {
@@ -447,6 +512,7 @@ impl SourceTask {
                 continue;
             };
             lock_book(book).open(slice_id, time_offset(pk, hi));
+            store.begin()?;
             let mut backoff = Duration::from_millis(200);
             let (produced, next_boundary) = loop {
                 match self
@@ -472,6 +538,7 @@ impl SourceTask {
             from = hi;
             width = next_width(width, produced, self.config.slice_ms, max_width, self.rows_per_slice());
             let caught_up = hi >= chrono::Utc::now().timestamp_millis() - self.config.delay_ms;
+            store.sealed(&time_offset(pk, hi), caught_up).await?;
             if caught_up && !pause_for(control, self.config.poll_interval).await {
                 return Ok(());
             }
@@ -547,7 +614,7 @@ impl SourceTask {
         table: &Table,
         shape: &RowShape,
         book: &Book,
-        store: &mut OffsetSaver<'_>,
+        store: &mut Committer<'_>,
         stored: Option<Value>,
         control: &TaskControl,
     ) -> Result<(), TaskError> {
@@ -561,13 +628,17 @@ impl SourceTask {
         let ranges = token_ranges(self.config.token_ranges, done_through);
         info!(task = %self.name, table = %table.target, ranges = ranges.len(), "taking a snapshot");
         let last = ranges.len().saturating_sub(1);
+        let mut range_offsets = Vec::new();
         for (i, (_, hi)) in ranges.iter().enumerate() {
             let mut offset = json!({ "token": hi.to_string() });
             if i == last {
                 offset["snapshot"] = json!("complete");
             }
-            lock_book(book).open(i as u64, offset);
+            lock_book(book).open(i as u64, offset.clone());
+            range_offsets.push(offset);
         }
+        // Exactly once, ranges are read one after the other: each is one transaction.
+        let parallelism = if self.config.exactly_once.is_some() { 1 } else { self.config.parallelism };
         let statement = &table.statement;
         let mut events = stream::iter(ranges.into_iter().enumerate())
             .map(|(i, (lo, hi))| {
@@ -576,12 +647,13 @@ impl SourceTask {
                     .chain(stream::once(async move { Ok((i, None)) }))
                     .boxed()
             })
-            .flatten_unordered(self.config.parallelism);
+            .flatten_unordered(parallelism);
         loop {
             if let Some(f) = lock_book(book).failure.take() {
                 return Err(TaskError::Delivery(f));
             }
             store.save(book, false)?;
+            store.begin()?;
             if !wait_while_paused(control).await {
                 return Ok(());
             }
@@ -593,7 +665,10 @@ impl SourceTask {
             match event {
                 None => break,
                 Some(Err(e)) => return Err(e.into()),
-                Some(Ok((i, None))) => lock_book(book).settle(i as u64),
+                Some(Ok((i, None))) => {
+                    lock_book(book).settle(i as u64);
+                    store.sealed(&range_offsets[i], false).await?;
+                }
                 Some(Ok((i, Some(row)))) => {
                     self.produce(producer, table, shape, &row, book, i as u64, &control.stop).await?;
                     TaskReport::add(&control.report.records_read, 1);
@@ -807,16 +882,30 @@ async fn pause_for(control: &TaskControl, d: Duration) -> bool {
     }
 }
 
-/// Stores a table's acknowledged offset every `offset.flush.interval.ms` (and when stopping).
-struct OffsetSaver<'a> {
+/// Where a table's offsets go: the offset file, every `offset.flush.interval.ms` (and when
+/// stopping), once Kafka acknowledged every row below them; or, exactly once, the offsets topic, in
+/// the transaction that carries the rows.
+struct Committer<'a> {
     task: &'a SourceTask,
     table: &'a Table,
     saved: Option<Value>,
     last: Instant,
+    txn: Option<Transaction>,
 }
 
-impl OffsetSaver<'_> {
+/// A table's transactions (exactly once).
+struct Transaction {
+    producer: Arc<ThreadedProducer<AckContext>>,
+    topic: String,
+    /// `transaction.boundary=interval`.
+    interval: Option<Duration>,
+    open_since: Option<Instant>,
+}
+
+impl Committer<'_> {
+    /// Stores the acknowledged offset in the file when the flush interval passed (`now`: at once).
     fn save(&mut self, book: &Book, now: bool) -> Result<(), TaskError> {
+        let Some(file) = self.task.offsets.as_ref().filter(|_| self.txn.is_none()) else { return Ok(()) };
         if !now && self.last.elapsed() < self.task.worker.offset_flush_interval {
             return Ok(());
         }
@@ -825,12 +914,63 @@ impl OffsetSaver<'_> {
         if done.is_none() || done == self.saved {
             return Ok(());
         }
-        self.task
-            .offsets
-            .put(&self.task.connector.name, &[(self.table.partition.clone(), done.clone())])
+        file.put(&self.task.connector.name, &[(self.table.partition.clone(), done.clone())])
             .map_err(TaskError::Offsets)?;
         self.saved = done;
         Ok(())
+    }
+
+    /// Exactly once: opens a transaction unless one is open.
+    fn begin(&mut self) -> Result<(), TaskError> {
+        if let Some(t) = self.txn.as_mut().filter(|t| t.open_since.is_none()) {
+            t.producer.begin_transaction()?;
+            t.open_since = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// A slice was sealed with `offset`: exactly once, the offset joins the transaction, which
+    /// commits when the boundary says so (every slice, or past the interval, or caught up).
+    async fn sealed(&mut self, offset: &Value, caught_up: bool) -> Result<(), TaskError> {
+        let Some(t) = self.txn.as_mut() else { return Ok(()) };
+        let Some(since) = t.open_since else { return Ok(()) };
+        if !caught_up && t.interval.is_some_and(|i| since.elapsed() < i) {
+            return Ok(());
+        }
+        let key = super::offsets::key(&self.task.connector.name, &self.table.partition);
+        let value = serde_json::to_vec(offset).expect("JSON values serialize");
+        let mut ack = Box::new(Ack { book: Arc::default(), slice: 0 });
+        loop {
+            let record = BaseRecord::with_opaque_to(&t.topic, ack).key(&key).payload(&value);
+            match t.producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    ack = r.delivery_opaque;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                Err((e, _)) => return Err(e.into()),
+            }
+        }
+        let producer = t.producer.clone();
+        tokio::task::spawn_blocking(move || producer.commit_transaction(Duration::from_secs(60)))
+            .await
+            .map_err(|e| TaskError::Offsets(format!("committing a transaction: {e}")))??;
+        t.open_since = None;
+        self.saved = Some(offset.clone());
+        Ok(())
+    }
+
+    /// Exactly once: aborts the open transaction (its rows are read again next time).
+    async fn abort(&mut self) {
+        if let Some(t) = self.txn.as_mut().filter(|t| t.open_since.is_some()) {
+            t.open_since = None;
+            let producer = t.producer.clone();
+            let aborted =
+                tokio::task::spawn_blocking(move || producer.abort_transaction(Duration::from_secs(30))).await;
+            if let Ok(Err(e)) = aborted {
+                warn!(task = %self.task.name, table = %self.table.target, error = %e, "aborting the open transaction failed; a later run fences it");
+            }
+        }
     }
 }
 
