@@ -93,6 +93,12 @@ fn is_word_char(c: char) -> bool {
 
 /// Parses one or more `;`-separated statements.
 pub fn parse(kcql: &str) -> Result<Vec<SinkStatement>, String> {
+    parse_each(kcql, parse_one)
+}
+
+/// Splits KCQL into its `;`-separated statements and parses each with `one`; an error names the
+/// statement when there are several (shared by the sink's and the source's grammar).
+pub(crate) fn parse_each<T>(kcql: &str, one: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
     let statements: Vec<&str> = kcql.split(';').map(str::trim).filter(|s| !s.is_empty()).collect();
     if statements.is_empty() {
         return Err("no KCQL statement".into());
@@ -101,11 +107,7 @@ pub fn parse(kcql: &str) -> Result<Vec<SinkStatement>, String> {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            parse_one(s).map_err(
-                |e| {
-                    if statements.len() == 1 { e } else { format!("statement {} (`{s}`): {e}", i + 1) }
-                },
-            )
+            one(s).map_err(|e| if statements.len() == 1 { e } else { format!("statement {} (`{s}`): {e}", i + 1) })
         })
         .collect()
 }

@@ -7,7 +7,7 @@
 //! ```
 //! Several statements are separated by `;`, one per table.
 
-use crate::connectors::sink::kcql::{Cursor, tokenize};
+use crate::connectors::sink::kcql::{Cursor, parse_each, tokenize};
 
 /// How a table is read (`INCREMENTALMODE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,18 +77,7 @@ pub struct SourceStatement {
 
 /// Parses one or more `;`-separated statements.
 pub fn parse(kcql: &str) -> Result<Vec<SourceStatement>, String> {
-    let statements: Vec<&str> = kcql.split(';').map(str::trim).filter(|s| !s.is_empty()).collect();
-    if statements.is_empty() {
-        return Err("no KCQL statement".into());
-    }
-    statements
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            parse_one(s)
-                .map_err(|e| if statements.len() == 1 { e } else { format!("statement {} (`{s}`): {e}", i + 1) })
-        })
-        .collect()
+    parse_each(kcql, parse_one)
 }
 
 fn equals(c: &mut Cursor, after: &str) -> Result<(), String> {
