@@ -24,13 +24,14 @@ build: ## build the spillway binary and the dev tool
 plugins: ## build the Wasm plugins of plugins/ (wasm32-wasip2) into plugins/dist
 	@plugins/build.sh
 
-test: up plugins ## unit tests, plugin runtime tests, end-to-end and fault tests against real Kafka and Cassandra, then REST conformance
+test: up plugins ## unit tests, plugin runtime tests, end-to-end, fault and cluster tests against real Kafka and Cassandra, then REST conformance
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --lib --bins
 	$(CARGO) test --workspace --test plugins
 	cd plugins && host=$$(rustc -vV | sed -n 's/^host: //p') && $(CARGO) test --quiet -p connect-std -p connect-data -p cast --target $$host && $(CARGO) test --quiet -p avro-converter --target $$host
 	$(CARGO) test --workspace --test e2e
 	$(CARGO) test --workspace --test faults
+	$(CARGO) test --workspace --test cluster
 	tests/conformance/run.sh
 
 test-unit: ## unit tests only (no services needed)
@@ -41,10 +42,11 @@ test-plugins: plugins ## the plugin runtime against the plugins of plugins/ (hos
 	$(CARGO) test --workspace --test plugins
 	cd plugins && host=$$(rustc -vV | sed -n 's/^host: //p') && $(CARGO) test --quiet -p connect-std -p connect-data -p cast --target $$host && $(CARGO) test --quiet -p avro-converter --target $$host
 
-test-e2e: up plugins ## end-to-end and fault tests only
+test-e2e: up plugins ## end-to-end, fault and cluster tests only
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --test e2e
 	$(CARGO) test --workspace --test faults
+	$(CARGO) test --workspace --test cluster
 
 test-conformance: up plugins ## the REST API against Connect's spec and our /openapi.json (schemathesis) and the kc CLI (tests/conformance)
 	$(CARGO) build --workspace --bins

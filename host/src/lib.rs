@@ -5,6 +5,7 @@
 
 pub mod cassandra;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod connectors;
 pub mod ctl;

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use spillway::cli;
 use spillway::config::{Settings, WorkerConfig, read_settings_file};
 use spillway::telemetry::{self, LogFormat};
-use spillway::worker::standalone;
+use spillway::worker::{distributed, standalone};
 use tokio_util::sync::CancellationToken;
 
 /// mimalloc: the pipeline allocates per record; glibc's allocator spent a third of the CPU there.
@@ -33,6 +33,12 @@ enum Command {
         worker: PathBuf,
         /// Connector configurations (optional: connectors can be created over REST too).
         connectors: Vec<PathBuf>,
+    },
+    /// A worker of the cluster named by `group.id`: connectors over REST on any worker, their
+    /// tasks spread over the live workers.
+    Worker {
+        /// The worker's settings (Kafka Connect's keys; `group.id` required).
+        worker: PathBuf,
     },
     /// Write, check and try Wasm plugins.
     #[command(subcommand)]
@@ -87,6 +93,7 @@ fn main() -> ExitCode {
     telemetry::init(cli.log_format);
     match cli.command {
         Command::Standalone { worker, connectors } => run_standalone(&worker, &connectors),
+        Command::Worker { worker } => run_distributed(&worker),
         Command::Ctl(args) => spillway::ctl::main(args),
         Command::Plugin(command) => match run_plugin(command) {
             Ok(code) => code,
@@ -128,6 +135,46 @@ fn run_plugin(command: PluginCommand) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn run_distributed(worker_file: &std::path::Path) -> ExitCode {
+    let worker = match read_settings_file(worker_file).and_then(|s| WorkerConfig::distributed(&s)) {
+        Ok(worker) => worker,
+        Err(e) => {
+            eprintln!("spillway: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    run_until_signal(|shutdown| distributed::run(worker, shutdown))
+}
+
+/// Runs a worker on a new async runtime until SIGINT/SIGTERM; a start error is one line on stderr.
+fn run_until_signal<F, Fut>(worker: F) -> ExitCode
+where
+    F: FnOnce(CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = Result<(), standalone::StartError>>,
+{
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("spillway: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signal(shutdown.clone()));
+        match worker(shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("spillway: {e}");
+                match e {
+                    standalone::StartError::Listen { .. } | standalone::StartError::Cluster(_) => ExitCode::FAILURE,
+                    _ => ExitCode::from(EXIT_CONFIG),
+                }
+            }
+        }
+    })
+}
+
 fn run_standalone(worker_file: &std::path::Path, connector_files: &[PathBuf]) -> ExitCode {
     let loaded = read_settings_file(worker_file).and_then(|s| WorkerConfig::from_settings(&s)).and_then(|w| {
         Ok((w, connector_files.iter().map(|f| read_settings_file(f)).collect::<Result<Vec<Settings>, _>>()?))
@@ -139,27 +186,7 @@ fn run_standalone(worker_file: &std::path::Path, connector_files: &[PathBuf]) ->
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("spillway: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async {
-        let shutdown = CancellationToken::new();
-        tokio::spawn(stop_on_signal(shutdown.clone()));
-        match standalone::run(worker, connectors, shutdown).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("spillway: {e}");
-                match e {
-                    standalone::StartError::Listen { .. } => ExitCode::FAILURE,
-                    _ => ExitCode::from(EXIT_CONFIG),
-                }
-            }
-        }
-    })
+    run_until_signal(|shutdown| standalone::run(worker, connectors, shutdown))
 }
 
 /// SIGINT or SIGTERM → graceful stop (in-flight writes drain, offsets commit).

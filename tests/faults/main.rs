@@ -4,14 +4,13 @@
 
 use std::process::Child;
 
-use futures::StreamExt;
 use std::time::{Duration, Instant};
 
 use spillway::config::{Settings, WorkerConfig};
 use spillway::worker::standalone::Standalone;
 use spillway_tests::{
-    Services, count_rows, create_keyspace, execute, iot, poll_until, run_dir, services_script, spawn_standalone,
-    spillway_binary, unique_name,
+    Services, committed_records, count_rows, create_keyspace, execute, fill_bucketed_events, id_of, iot, poll_until,
+    run_dir, services_script, spawn_standalone, spillway_binary, unique_name,
 };
 
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -179,44 +178,6 @@ async fn an_exactly_once_source_killed_with_sigkill_mid_stream_delivers_every_ro
     assert_eq!(ids, (0..n).collect::<Vec<_>>(), "read_committed: every row exactly once");
 }
 
-fn id_of(m: &rdkafka::message::OwnedMessage) -> i32 {
-    use rdkafka::Message;
-    std::str::from_utf8(m.key().expect("key")).expect("text").parse().expect("id")
-}
-
-/// Every record of `topic` a `read_committed` consumer sees, up to each partition's last stable
-/// offset (what open transactions wrote is not there yet).
-fn committed_records(services: &Services, topic: &str, partitions: i32) -> Vec<rdkafka::message::OwnedMessage> {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    use rdkafka::error::KafkaError;
-    use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &services.kafka_bootstrap)
-        .set("group.id", unique_name("committed-reader"))
-        .set("isolation.level", "read_committed")
-        .set("enable.partition.eof", "true")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let mut list = TopicPartitionList::new();
-    for p in 0..partitions {
-        list.add_partition_offset(topic, p, Offset::Beginning).expect("partition");
-    }
-    consumer.assign(&list).expect("assign");
-    let (mut out, mut at_end, started) = (Vec::new(), std::collections::HashSet::new(), Instant::now());
-    while at_end.len() < partitions as usize {
-        assert!(started.elapsed() < DEADLINE, "reading {topic} to its end timed out");
-        match consumer.poll(Duration::from_millis(100)) {
-            None => {}
-            Some(Err(KafkaError::PartitionEOF(p))) => {
-                at_end.insert(p);
-            }
-            Some(m) => out.push(m.expect("consume").detach()),
-        }
-    }
-    out
-}
-
 /// Fills a bucketed table, starts a source on it, kills the process with SIGKILL after some
 /// records, starts it again until every row arrived, then stops it gracefully. Returns what a
 /// `read_committed` consumer then reads, and the row count.
@@ -225,32 +186,7 @@ async fn source_killed_mid_stream(exactly_once: bool) -> (Vec<rdkafka::message::
     let services = Services::from_env();
     let name = unique_name(if exactly_once { "source-eos-sigkill" } else { "source-sigkill" });
     let keyspace = unique_name("ks");
-    let session = services.cassandra().await;
-    create_keyspace(&session, &keyspace).await;
-    execute(&session, &format!("CREATE TABLE {keyspace}.events (bucket text, ts timestamp, id int, body text, PRIMARY KEY ((bucket), ts, id))")).await;
-    // Six hours of events, one per 360 ms, in hourly buckets ending an hour ago.
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    let start = (now - 7 * 3_600_000) / 3_600_000 * 3_600_000;
-    let ts_of = |i: i32| start + i64::from(i) * 360;
-    let bucket_of = |ts: i64| spillway::connectors::source::slice::format_time(ts)[..13].replace([' ', '-'], "");
-    let insert = session
-        .prepare(format!("INSERT INTO {keyspace}.events (bucket, ts, id, body) VALUES (?, ?, ?, ?)"))
-        .await
-        .expect("prepare");
-    let mut writes = futures::stream::iter(0..N)
-        .map(|i| {
-            let (session, insert) = (&session, &insert);
-            let ts = ts_of(i);
-            async move {
-                session
-                    .execute_unpaged(insert, (bucket_of(ts), scylla::value::CqlTimestamp(ts), i, format!("event {i}")))
-                    .await
-            }
-        })
-        .buffer_unordered(256);
-    while let Some(r) = writes.next().await {
-        r.expect("insert");
-    }
+    let start = fill_bucketed_events(&services, &keyspace, N).await;
     let topic = unique_name("events");
     services.create_topic(&topic, 2).await;
     let dir = run_dir().join("tests").join(&name);

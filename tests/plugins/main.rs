@@ -483,10 +483,11 @@ async fn connector_plugins_are_listed_as_connect_lists_them() {
     };
     let (code, only) = call("/connector-plugins").await;
     assert_eq!(code, StatusCode::OK);
-    assert!(only.as_array().unwrap().iter().all(|p| p["type"] == "sink"), "{only}");
-    assert!(
-        only.as_array().unwrap().iter().any(|p| p["class"] == "com.datastax.oss.kafka.sink.CassandraSinkConnector")
-    );
+    let connectors = only.as_array().unwrap();
+    assert!(connectors.iter().all(|p| p["type"] == "sink" || p["type"] == "source"), "{only}");
+    let listed = |class: &str, kind: &str| connectors.iter().any(|p| p["class"] == class && p["type"] == kind);
+    assert!(listed("com.datastax.oss.kafka.sink.CassandraSinkConnector", "sink"), "{only}");
+    assert!(listed("io.lenses.streamreactor.connect.cassandra.source.CassandraSourceConnector", "source"), "{only}");
 
     let (_, all) = call("/connector-plugins?connectorsOnly=false").await;
     let of = |class: &str| all.as_array().unwrap().iter().find(|p| p["class"] == class).cloned();

@@ -358,3 +358,71 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The key of a record a source produced with `WITHKEY(id)` (StringConverter), as a number.
+pub fn id_of(m: &OwnedMessage) -> i32 {
+    use rdkafka::Message;
+    std::str::from_utf8(m.key().expect("key")).expect("text").parse().expect("id")
+}
+
+/// Every record of `topic` a `read_committed` consumer sees, up to each partition's last stable
+/// offset (what open transactions wrote is not there yet).
+pub fn committed_records(services: &Services, topic: &str, partitions: i32) -> Vec<OwnedMessage> {
+    use rdkafka::error::KafkaError;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &services.kafka_bootstrap)
+        .set("group.id", unique_name("committed-reader"))
+        .set("isolation.level", "read_committed")
+        .set("enable.partition.eof", "true")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut list = TopicPartitionList::new();
+    for p in 0..partitions {
+        list.add_partition_offset(topic, p, Offset::Beginning).expect("partition");
+    }
+    consumer.assign(&list).expect("assign");
+    let (mut out, mut at_end, started) = (Vec::new(), std::collections::HashSet::new(), Instant::now());
+    while at_end.len() < partitions as usize {
+        assert!(started.elapsed() < Duration::from_secs(180), "reading {topic} to its end timed out");
+        match consumer.poll(Duration::from_millis(100)) {
+            None => {}
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                at_end.insert(p);
+            }
+            Some(m) => out.push(m.expect("consume").detach()),
+        }
+    }
+    out
+}
+
+/// Creates `keyspace.events (bucket, ts, id, body)`, bucketed by hour, and fills it with `n`
+/// events 360 ms apart, starting on the hour about seven hours ago; returns that start (ms).
+pub async fn fill_bucketed_events(services: &Services, keyspace: &str, n: i32) -> i64 {
+    let session = services.cassandra().await;
+    create_keyspace(&session, keyspace).await;
+    execute(&session, &format!("CREATE TABLE {keyspace}.events (bucket text, ts timestamp, id int, body text, PRIMARY KEY ((bucket), ts, id))")).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
+    let start = (now - 7 * 3_600_000) / 3_600_000 * 3_600_000;
+    let ts_of = |i: i32| start + i64::from(i) * 360;
+    let bucket_of = |ts: i64| spillway::connectors::source::slice::format_time(ts)[..13].replace([' ', '-'], "");
+    let insert = session
+        .prepare(format!("INSERT INTO {keyspace}.events (bucket, ts, id, body) VALUES (?, ?, ?, ?)"))
+        .await
+        .expect("prepare");
+    let mut writes = futures::stream::iter(0..n)
+        .map(|i| {
+            let (session, insert) = (&session, &insert);
+            let ts = ts_of(i);
+            async move {
+                session
+                    .execute_unpaged(insert, (bucket_of(ts), scylla::value::CqlTimestamp(ts), i, format!("event {i}")))
+                    .await
+            }
+        })
+        .buffer_unordered(256);
+    while let Some(r) = writes.next().await {
+        r.expect("insert");
+    }
+    start
+}

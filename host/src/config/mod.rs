@@ -13,7 +13,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 pub use connector::{ConnectorConfig, ErrorTolerance};
-pub use worker::WorkerConfig;
+pub use worker::{ClusterSettings, WorkerConfig};
 
 /// A configuration problem, always naming the key (or file) and the reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -227,6 +227,7 @@ mod tests {
         let keys = worker::KNOWN_KEYS
             .iter()
             .chain(worker::INERT_KEYS.iter().map(|(k, _)| k))
+            .chain(worker::DISTRIBUTED_KEYS)
             .chain(connector::COMMON_KEYS)
             .chain(connector::INERT_KEYS.iter().map(|(k, _)| k))
             .chain(crate::connectors::sink::config::CONNECTION_KEYS)

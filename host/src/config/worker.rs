@@ -39,17 +39,23 @@ pub const KNOWN_KEYS: &[&str] = &[
 /// Connect keys accepted for compatibility that have no effect in this version; each is reported
 /// with the reason, so a user never believes a setting took effect when it did not.
 pub const INERT_KEYS: &[(&str, &str)] = &[
-    ("group.id", "is for distributed mode; standalone mode has no cluster"),
-    ("rest.advertised.host.name", "is for distributed mode"),
-    ("rest.advertised.port", "is for distributed mode"),
-    ("config.storage.topic", "is for distributed mode"),
-    ("config.storage.replication.factor", "is for distributed mode"),
-    ("offset.storage.partitions", "is for distributed mode"),
-    ("status.storage.topic", "is for distributed mode"),
-    ("status.storage.replication.factor", "is for distributed mode"),
-    ("status.storage.partitions", "is for distributed mode"),
     ("offset.flush.timeout.ms", "has no effect: a stopping task waits for its in-flight writes instead"),
     ("header.converter", "has no effect: header values are read as UTF-8 text, as JSON when they parse as JSON"),
+];
+/// Keys of distributed mode (`spillway worker`); a standalone worker reports each as having no
+/// effect.
+pub const DISTRIBUTED_KEYS: &[&str] = &[
+    "group.id",
+    "rest.advertised.host.name",
+    "rest.advertised.port",
+    "config.storage.topic",
+    "config.storage.replication.factor",
+    "offset.storage.partitions",
+    "status.storage.topic",
+    "status.storage.replication.factor",
+    "status.storage.partitions",
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
 ];
 const PASS_THROUGH_PREFIXES: &[&str] =
     &["consumer.", "producer.", "key.converter.", "value.converter.", "header.converter.", "ssl.", "sasl."];
@@ -93,14 +99,95 @@ pub struct WorkerConfig {
     pub producer: Settings,
     /// The plugin runtime: `plugin.path` and the sandbox's limits (`wasm.*`).
     pub wasm: crate::wasm::WasmSettings,
+    /// Distributed mode's settings (`spillway worker`); `None` for a standalone worker.
+    pub cluster: Option<ClusterSettings>,
     /// Non-fatal findings (unknown keys) for the caller to log.
     pub warnings: Vec<String>,
+}
+
+/// The settings of a distributed worker: its cluster, the internal topics, how fast a dead worker
+/// is noticed, and the address the others know it by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterSettings {
+    /// The cluster's name, the Kafka consumer group its workers join (`group.id`).
+    pub group_id: String,
+    /// Connector configs, target states, assignments (`config.storage.topic`, one partition).
+    pub config_topic: String,
+    /// `config.storage.replication.factor`.
+    pub config_replication_factor: i32,
+    /// Task states (`status.storage.topic`).
+    pub status_topic: String,
+    /// `status.storage.replication.factor`.
+    pub status_replication_factor: i32,
+    /// `status.storage.partitions`.
+    pub status_partitions: i32,
+    /// `offset.storage.partitions` (the offsets topic is `offset_storage_topic`).
+    pub offset_partitions: i32,
+    /// A worker silent this long has left the cluster (`session.timeout.ms`).
+    pub session_timeout: Duration,
+    /// `heartbeat.interval.ms`.
+    pub heartbeat_interval: Duration,
+    /// The host the other workers and clients reach this one's REST API at
+    /// (`rest.advertised.host.name`; default: the listener's).
+    pub advertised_host: Option<String>,
+    /// Its port (`rest.advertised.port`; default: the listener's bound port).
+    pub advertised_port: Option<u16>,
+}
+
+impl ClusterSettings {
+    fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
+        let group_id = s
+            .non_blank("group.id")
+            .ok_or_else(|| ConfigError::missing("group.id", "a distributed worker joins the cluster of this name"))?;
+        let positive = |key: &str, default: i64| -> Result<i64, ConfigError> {
+            let value: i64 = s.parse_or(key, default)?;
+            if value < 1 {
+                return Err(ConfigError::invalid(key, format!("{value} is not a positive number")));
+            }
+            Ok(value)
+        };
+        let session_ms = positive("session.timeout.ms", 10_000)?;
+        let heartbeat_ms = positive("heartbeat.interval.ms", 1_000)?;
+        if heartbeat_ms >= session_ms {
+            return Err(ConfigError::invalid(
+                "heartbeat.interval.ms",
+                format!("{heartbeat_ms} must be lower than session.timeout.ms ({session_ms})"),
+            ));
+        }
+        Ok(Self {
+            group_id: group_id.to_string(),
+            config_topic: s.non_blank("config.storage.topic").unwrap_or("connect-configs").to_string(),
+            config_replication_factor: positive("config.storage.replication.factor", 3)? as i32,
+            status_topic: s.non_blank("status.storage.topic").unwrap_or("connect-status").to_string(),
+            status_replication_factor: positive("status.storage.replication.factor", 3)? as i32,
+            status_partitions: positive("status.storage.partitions", 5)? as i32,
+            offset_partitions: positive("offset.storage.partitions", 25)? as i32,
+            session_timeout: Duration::from_millis(session_ms as u64),
+            heartbeat_interval: Duration::from_millis(heartbeat_ms as u64),
+            advertised_host: s.non_blank("rest.advertised.host.name").map(str::to_string),
+            advertised_port: match s.non_blank("rest.advertised.port") {
+                None => None,
+                Some(_) => Some(s.parse_or("rest.advertised.port", 0u16)?),
+            },
+        })
+    }
 }
 
 impl WorkerConfig {
     /// Validates worker settings. Opens no connection; reads the key and trust stores and the REST
     /// users file the settings name, so their errors show now, naming the key.
     pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
+        Self::parse(s, false)
+    }
+
+    /// Validates the settings of a distributed worker (`spillway worker`): `group.id` is required
+    /// and the cluster keys take effect.
+    pub fn distributed(s: &Settings) -> Result<Self, ConfigError> {
+        Self::parse(s, true)
+    }
+
+    fn parse(s: &Settings, distributed: bool) -> Result<Self, ConfigError> {
+        let cluster = if distributed { Some(ClusterSettings::from_settings(s)?) } else { None };
         let bootstrap_servers = s.non_blank("bootstrap.servers").unwrap_or("localhost:9092").to_string();
         let listeners = match s.non_blank("listeners") {
             Some(list) => {
@@ -123,13 +210,25 @@ impl WorkerConfig {
         let https_keys: Vec<String> =
             HTTPS_KEYS.iter().chain(HTTPS_INERT_KEYS).map(|k| format!("{HTTPS_PREFIX}{k}")).collect();
         let inert: Vec<&str> = INERT_KEYS.iter().map(|(k, _)| *k).collect();
-        let known: Vec<&str> =
-            KNOWN_KEYS.iter().copied().chain(inert).chain(https_keys.iter().map(String::as_str)).collect();
+        let known: Vec<&str> = KNOWN_KEYS
+            .iter()
+            .copied()
+            .chain(inert)
+            .chain(DISTRIBUTED_KEYS.iter().copied())
+            .chain(https_keys.iter().map(String::as_str))
+            .collect();
         let mut warnings: Vec<String> = INERT_KEYS
             .iter()
             .filter(|(k, _)| s.get(k).is_some())
             .map(|(k, why)| format!("worker setting '{k}' {why}"))
             .collect();
+        if !distributed {
+            warnings.extend(DISTRIBUTED_KEYS.iter().filter(|k| s.get(k).is_some()).map(|k| {
+                format!(
+                    "worker setting '{k}' is for distributed mode (spillway worker); a standalone worker has no cluster"
+                )
+            }));
+        }
         for key in s.0.keys().filter(|k| k.starts_with(HTTPS_PREFIX)) {
             if !rest_security.is_https() {
                 warnings.push(format!("worker setting '{key}' has no effect: no listener is https"));
@@ -183,6 +282,7 @@ impl WorkerConfig {
             consumer,
             producer,
             wasm: crate::wasm::WasmSettings::from_settings(s)?,
+            cluster,
             warnings,
         })
     }
@@ -243,12 +343,31 @@ mod tests {
         assert_eq!(
             w.warnings,
             vec![
-                "worker setting 'group.id' is for distributed mode; standalone mode has no cluster",
+                "worker setting 'group.id' is for distributed mode (spillway worker); a standalone worker has no cluster",
                 "unknown worker setting 'typo.key' is ignored"
             ]
         );
+        assert!(w.cluster.is_none());
         let legacy = WorkerConfig::from_settings(&settings("rest.host.name=127.0.0.1\nrest.port=9999\n")).unwrap();
         assert_eq!(legacy.listeners, vec!["127.0.0.1:9999".parse().unwrap()]);
+    }
+
+    #[test]
+    fn a_distributed_worker_needs_a_group_and_reads_the_cluster_keys() {
+        let missing = WorkerConfig::distributed(&settings("bootstrap.servers=k:9092\n")).unwrap_err();
+        assert!(missing.to_string().contains("group.id"), "{missing}");
+        let w = WorkerConfig::distributed(&settings(
+            "group.id=g\nconfig.storage.topic=cfg\nsession.timeout.ms=6000\nrest.advertised.host.name=w1\nrest.advertised.port=9000\n",
+        ))
+        .unwrap();
+        assert!(w.warnings.is_empty(), "{:?}", w.warnings);
+        let cluster = w.cluster.unwrap();
+        assert_eq!((cluster.group_id.as_str(), cluster.config_topic.as_str()), ("g", "cfg"));
+        assert_eq!((cluster.status_topic.as_str(), cluster.status_partitions), ("connect-status", 5));
+        assert_eq!(cluster.session_timeout, Duration::from_secs(6));
+        assert_eq!((cluster.advertised_host.as_deref(), cluster.advertised_port), (Some("w1"), Some(9000)));
+        let slow_heartbeat = WorkerConfig::distributed(&settings("group.id=g\nheartbeat.interval.ms=20000\n"));
+        assert!(slow_heartbeat.unwrap_err().to_string().contains("heartbeat.interval.ms"));
     }
 
     #[test]

@@ -60,7 +60,8 @@ fn info_json(state: &RestState, name: &str, c: &ConnectorStatus) -> Value {
 }
 
 fn task_json(state: &RestState, id: u32, task: &TaskStatus) -> Value {
-    let mut v = json!({"id": id, "state": task.state, "worker_id": state.worker_id});
+    let worker = task.worker_id.as_ref().unwrap_or(&state.worker_id);
+    let mut v = json!({"id": id, "state": task.state, "worker_id": worker});
     if let Some(trace) = task.trace.as_ref().filter(|t| !t.is_empty()) {
         v["trace"] = json!(trace);
     }
@@ -70,7 +71,8 @@ fn task_json(state: &RestState, id: u32, task: &TaskStatus) -> Value {
 /// Connect's `ConnectorStateInfo`.
 fn status_json(state: &RestState, name: &str, c: &ConnectorStatus) -> Value {
     let tasks: Vec<Value> = c.tasks.iter().map(|(id, t)| task_json(state, *id, t)).collect();
-    let mut connector = json!({"state": c.state, "worker_id": state.worker_id});
+    let worker = c.worker_id.as_ref().unwrap_or(&state.worker_id);
+    let mut connector = json!({"state": c.state, "worker_id": worker});
     if let Some(trace) = c.trace.as_ref().filter(|t| !t.is_empty()) {
         connector["trace"] = json!(trace);
     }
@@ -317,7 +319,8 @@ pub async fn restart(
         shown.trace = None;
     }
     for id in restarting {
-        shown.tasks.insert(id, TaskStatus { state: TaskState::Restarting, trace: None });
+        let worker_id = shown.tasks.get(&id).and_then(|t| t.worker_id.clone());
+        shown.tasks.insert(id, TaskStatus { state: TaskState::Restarting, trace: None, worker_id });
     }
     Ok((StatusCode::ACCEPTED, axum::Json(status_json(&state, &name, &shown))).into_response())
 }

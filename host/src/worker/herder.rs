@@ -2,8 +2,8 @@
 //! to create, reconfigure, pause, resume, stop, restart and delete connectors; it starts and stops
 //! their tasks, restarts failed ones with backoff, and keeps the status board true.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::{Mutex, watch};
@@ -11,7 +11,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use super::status::{State, StatusBoard};
+use super::status::{State, StatusBoard, TaskStatus};
+use crate::cluster::records::ConfigRecord;
+use crate::cluster::{Cluster, View};
 use crate::config::{ConfigError, ConnectorConfig, Settings, WorkerConfig};
 use crate::connectors::sink::config::{SINK_PREFIXES, all_keys};
 use crate::connectors::{ConnectorKind, Task, TaskControl, TaskReport};
@@ -121,6 +123,10 @@ pub struct Herder {
     board: Arc<StatusBoard>,
     shutdown: CancellationToken,
     connectors: Mutex<BTreeMap<String, Entry>>,
+    /// Distributed mode: the cluster that decides what runs here.
+    cluster: OnceLock<Arc<Cluster>>,
+    /// Distributed mode: configurations from the config topic that do not validate here.
+    rejected: std::sync::Mutex<BTreeMap<String, Settings>>,
 }
 
 /// A connector's validated configuration and its tasks.
@@ -160,7 +166,15 @@ impl Herder {
         board: Arc<StatusBoard>,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
-        Arc::new(Self { worker, registry, board, shutdown, connectors: Mutex::default() })
+        Arc::new(Self {
+            worker,
+            registry,
+            board,
+            shutdown,
+            connectors: Mutex::default(),
+            cluster: OnceLock::new(),
+            rejected: std::sync::Mutex::default(),
+        })
     }
 
     /// The status board this herder keeps.
@@ -200,6 +214,18 @@ impl Herder {
     /// Creates a connector and starts it in `target`. `AlreadyExists` if the name is taken.
     pub async fn create(&self, settings: Settings, target: Target) -> Result<(), HerderError> {
         let name = settings.get("name").unwrap_or_default().to_string();
+        if let Some(cluster) = self.cluster.get() {
+            catch_up(cluster).await?;
+            if cluster.view().connectors.contains_key(&name) {
+                return Err(HerderError::AlreadyExists(name));
+            }
+            self.plan(settings.clone()).await?;
+            let records = [
+                ConfigRecord::Target { name: name.clone(), target: Some(target) },
+                ConfigRecord::Connector { name, settings: Some(settings.0) },
+            ];
+            return submit(cluster, &records).await;
+        }
         if self.connectors.lock().await.contains_key(&name) {
             return Err(HerderError::AlreadyExists(name));
         }
@@ -217,6 +243,17 @@ impl Herder {
     /// Returns whether it was created.
     pub async fn put_config(&self, settings: Settings) -> Result<bool, HerderError> {
         let name = settings.get("name").unwrap_or_default().to_string();
+        if let Some(cluster) = self.cluster.get() {
+            catch_up(cluster).await?;
+            let created = !cluster.view().connectors.contains_key(&name);
+            self.plan(settings.clone()).await?;
+            let mut records = vec![ConfigRecord::Connector { name: name.clone(), settings: Some(settings.0) }];
+            if created {
+                records.insert(0, ConfigRecord::Target { name, target: Some(Target::Running) });
+            }
+            submit(cluster, &records).await?;
+            return Ok(created);
+        }
         let planned = self.plan(settings).await?;
         let mut connectors = self.connectors.lock().await;
         match connectors.remove(&name) {
@@ -238,17 +275,26 @@ impl Herder {
 
     /// The configuration as stored, for `PATCH …/config` to merge into.
     pub async fn config(&self, name: &str) -> Result<Settings, HerderError> {
+        if let Some(cluster) = self.cluster.get() {
+            return cluster.view().connectors.get(name).map(|s| Settings(s.clone())).ok_or_else(|| not_found(name));
+        }
         let connectors = self.connectors.lock().await;
         let entry = connectors.get(name).ok_or_else(|| not_found(name))?;
         Ok(entry.config.settings.clone())
     }
 
     /// Starts a planned connector's tasks (none when stopped) and registers it on the board.
-    fn start(
+    fn start(&self, planned: Planned, target: Target, reports: BTreeMap<u32, Arc<TaskReport>>) -> Entry {
+        self.start_owned(planned, target, reports, None)
+    }
+
+    /// [`Self::start`], running only the `owned` tasks (all when `None`).
+    fn start_owned(
         &self,
         (config, kind, tasks): Planned,
         target: Target,
         mut reports: BTreeMap<u32, Arc<TaskReport>>,
+        owned: Option<&BTreeSet<u32>>,
     ) -> Entry {
         warn_unknown_keys(&config, kind);
         let name = config.name.clone();
@@ -263,6 +309,9 @@ impl Herder {
         if target != Target::Stopped {
             for (id, task) in tasks.into_iter().enumerate() {
                 let id = id as u32;
+                if owned.is_some_and(|o| !o.contains(&id)) {
+                    continue;
+                }
                 let report = reports.entry(id).or_default().clone();
                 slots.insert(id, self.spawn_task(&config, kind, id, Some(task), &paused, report));
             }
@@ -337,6 +386,14 @@ impl Herder {
 
     /// Deletes a connector: its tasks stop and leave the consumer group (offsets stay committed).
     pub async fn delete(&self, name: &str) -> Result<(), HerderError> {
+        if let Some(cluster) = self.cluster.get() {
+            self.require_in_cluster(cluster, name).await?;
+            let records = [
+                ConfigRecord::Connector { name: name.to_string(), settings: None },
+                ConfigRecord::Target { name: name.to_string(), target: None },
+            ];
+            return submit(cluster, &records).await;
+        }
         let mut connectors = self.connectors.lock().await;
         let entry = connectors.remove(name).ok_or_else(|| not_found(name))?;
         stop_slots(entry.slots.into_values().collect()).await;
@@ -347,6 +404,9 @@ impl Herder {
 
     /// Pauses a connector: its tasks keep their partitions and consume nothing. Idempotent.
     pub async fn pause(&self, name: &str) -> Result<(), HerderError> {
+        if let Some(cluster) = self.cluster.get() {
+            return self.set_target(cluster, name, Target::Paused).await;
+        }
         let mut connectors = self.connectors.lock().await;
         let entry = connectors.get_mut(name).ok_or_else(|| not_found(name))?;
         if entry.slots.is_empty() {
@@ -371,6 +431,9 @@ impl Herder {
 
     /// Resumes a paused or stopped connector. Idempotent.
     pub async fn resume(&self, name: &str) -> Result<(), HerderError> {
+        if let Some(cluster) = self.cluster.get() {
+            return self.set_target(cluster, name, Target::Running).await;
+        }
         let mut connectors = self.connectors.lock().await;
         let entry = connectors.get_mut(name).ok_or_else(|| not_found(name))?;
         if entry.slots.is_empty() {
@@ -398,6 +461,9 @@ impl Herder {
     /// Stops a connector: its tasks finish what is in flight, commit and leave; it keeps its
     /// configuration and offsets, with no tasks, until resumed. Idempotent.
     pub async fn stop(&self, name: &str) -> Result<(), HerderError> {
+        if let Some(cluster) = self.cluster.get() {
+            return self.set_target(cluster, name, Target::Stopped).await;
+        }
         let mut connectors = self.connectors.lock().await;
         let entry = connectors.get_mut(name).ok_or_else(|| not_found(name))?;
         entry.target = Target::Stopped;
@@ -411,6 +477,18 @@ impl Herder {
 
     /// Restarts one task: it stops (draining) and starts again from the committed offsets.
     pub async fn restart_task(&self, name: &str, id: u32) -> Result<(), HerderError> {
+        if let Some(cluster) = self.cluster.get() {
+            self.require_in_cluster(cluster, name).await?;
+            if self.board.task(name, id).is_none() {
+                return Err(HerderError::NotFound(format!("Unknown task: {name}-{id}")));
+            }
+            return submit(cluster, &[ConfigRecord::Restart { name: name.to_string(), tasks: vec![id] }]).await;
+        }
+        self.restart_local_task(name, id).await
+    }
+
+    /// Restarts one of this worker's tasks.
+    async fn restart_local_task(&self, name: &str, id: u32) -> Result<(), HerderError> {
         let mut connectors = self.connectors.lock().await;
         let entry = connectors.get_mut(name).ok_or_else(|| not_found(name))?;
         let Some(slot) = entry.slots.remove(&id) else {
@@ -448,6 +526,12 @@ impl Herder {
                 self.board.set_connector(name, State::Failed, Some(e.to_string()));
                 return Ok(ids);
             }
+        }
+        if let Some(cluster) = self.cluster.get() {
+            if !ids.is_empty() {
+                submit(cluster, &[ConfigRecord::Restart { name: name.to_string(), tasks: ids.clone() }]).await?;
+            }
+            return Ok(ids);
         }
         for id in &ids {
             self.board.set_task(name, *id, State::Restarting, None);
@@ -610,6 +694,153 @@ impl Herder {
         self.connectors.lock().await.get(name).map(|e| e.kind)
     }
 
+    /// Distributed mode: from now on, changes go through `cluster`, and what runs here is what
+    /// its assignment says.
+    pub fn attach(&self, cluster: Arc<Cluster>) {
+        let _ = self.cluster.set(cluster);
+    }
+
+    async fn require_in_cluster(&self, cluster: &Cluster, name: &str) -> Result<(), HerderError> {
+        catch_up(cluster).await?;
+        if !cluster.view().connectors.contains_key(name) {
+            return Err(not_found(name));
+        }
+        Ok(())
+    }
+
+    async fn set_target(&self, cluster: &Cluster, name: &str, target: Target) -> Result<(), HerderError> {
+        self.require_in_cluster(cluster, name).await?;
+        submit(cluster, &[ConfigRecord::Target { name: name.to_string(), target: Some(target) }]).await
+    }
+
+    /// The tasks running on this worker: (connector, task id).
+    pub async fn local_tasks(&self) -> Vec<(String, u32)> {
+        let connectors = self.connectors.lock().await;
+        connectors.iter().flat_map(|(name, e)| e.slots.keys().map(move |id| (name.clone(), *id))).collect()
+    }
+
+    /// Distributed mode: makes this worker run what `view` assigns to `me`, shows the other
+    /// workers' tasks as they report them, and carries out restart requests for its own tasks.
+    pub async fn reconcile_cluster(&self, view: &View, me: &str) {
+        if self.shutdown.is_cancelled() {
+            return; // stopping: what runs here drains, nothing new starts
+        }
+        let mut names: BTreeSet<String> = view.connectors.keys().cloned().collect();
+        names.extend(self.connectors.lock().await.keys().cloned());
+        for name in &names {
+            let desired = view.connectors.get(name).map(|settings| Desired {
+                settings: Settings(settings.clone()),
+                target: view.target(name),
+                owned: view.assignment.owned(name, me).into_iter().collect(),
+            });
+            self.reconcile(name, desired).await;
+            let Some(status) = self.board.connector(name) else { continue };
+            for id in status.tasks.keys() {
+                let Some(owner) = view.assignment.owner(name, *id).filter(|w| *w != me && !w.is_empty()) else {
+                    continue;
+                };
+                let reported = view.statuses.get(&(name.clone(), *id)).and_then(|by| by.get(owner));
+                let shown = TaskStatus {
+                    state: match (reported.map(|r| r.state), view.target(name)) {
+                        (Some(state), _) => state,
+                        (None, Target::Paused) => State::Paused,
+                        (None, _) => State::Unassigned,
+                    },
+                    trace: reported.and_then(|r| r.trace.clone()),
+                    worker_id: Some(owner.to_string()),
+                };
+                self.board.set_task_status(name, *id, shown);
+            }
+            let answering = view.assignment.connectors.get(name).filter(|w| *w != me && !w.is_empty());
+            self.board.set_connector_worker(name, answering.cloned());
+        }
+        for (name, ids) in &view.restarts {
+            for id in ids {
+                let local = self.connectors.lock().await.get(name).is_some_and(|e| e.slots.contains_key(id));
+                if local && let Err(e) = self.restart_local_task(name, *id).await {
+                    warn!(connector = %name, task = id, error = %e, "restart skipped");
+                }
+            }
+        }
+    }
+
+    /// Makes one connector's local part match `desired` (`None`: it was deleted).
+    async fn reconcile(&self, name: &str, desired: Option<Desired>) {
+        let mut connectors = self.connectors.lock().await;
+        let Some(desired) = desired else {
+            lock_std(&self.rejected).remove(name);
+            if let Some(entry) = connectors.remove(name) {
+                stop_slots(entry.slots.into_values().collect()).await;
+                info!(connector = %name, "connector deleted");
+            }
+            self.board.remove_connector(name);
+            return;
+        };
+        let current = connectors.get(name).is_some_and(|e| e.config.settings == desired.settings);
+        if !current {
+            if lock_std(&self.rejected).get(name) == Some(&desired.settings) {
+                return;
+            }
+            let old = connectors.remove(name);
+            let reports = old.as_ref().map(|e| e.reports.clone()).unwrap_or_default();
+            if let Some(old) = old {
+                stop_slots(old.slots.into_values().collect()).await;
+            }
+            match self.plan(desired.settings.clone()).await {
+                Ok(planned) => {
+                    lock_std(&self.rejected).remove(name);
+                    let entry = self.start_owned(planned, desired.target, reports, Some(&desired.owned));
+                    connectors.insert(name.to_string(), entry);
+                }
+                Err(e) => {
+                    error!(connector = %name, error = %e, "the connector's configuration does not validate on this worker");
+                    let kind = desired.settings.get("connector.class").and_then(|c| ConnectorKind::from_class(c).ok());
+                    let kind = kind.map_or("unknown", ConnectorKind::type_name);
+                    self.board.add_connector(name, kind, desired.settings.0.clone(), 0);
+                    self.board.set_connector(name, State::Failed, Some(e.to_string()));
+                    lock_std(&self.rejected).insert(name.to_string(), desired.settings);
+                }
+            }
+            return;
+        }
+        let entry = connectors.get_mut(name).expect("checked above");
+        if entry.target != desired.target {
+            if desired.target == Target::Stopped {
+                stop_slots(std::mem::take(&mut entry.slots).into_values().collect()).await;
+                self.board.reset_tasks(name, 0);
+            } else if entry.target == Target::Stopped {
+                let count = Task::count(&self.worker, &entry.config, entry.kind).unwrap_or(0);
+                self.board.reset_tasks(name, count);
+            }
+            entry.paused.send_replace(desired.target == Target::Paused);
+            match desired.target {
+                Target::Paused => self.board.move_tasks(name, &[State::Running, State::Unassigned], State::Paused),
+                Target::Running => self.board.move_tasks(name, &[State::Paused], State::Running),
+                Target::Stopped => {}
+            }
+            self.board.set_connector(name, desired.target.state(), None);
+            entry.target = desired.target;
+            info!(connector = %name, state = ?desired.target, "target state");
+        }
+        if entry.target == Target::Stopped {
+            return;
+        }
+        let leaving: Vec<u32> = entry.slots.keys().filter(|id| !desired.owned.contains(id)).copied().collect();
+        let gone: Vec<Slot> = leaving.iter().filter_map(|id| entry.slots.remove(id)).collect();
+        if !gone.is_empty() {
+            info!(connector = %name, tasks = ?leaving, "tasks moved to other workers");
+            stop_slots(gone).await;
+        }
+        for id in &desired.owned {
+            if !entry.slots.contains_key(id) {
+                let report = entry.reports.entry(*id).or_default().clone();
+                let slot = self.spawn_task(&entry.config, entry.kind, *id, None, &entry.paused, report);
+                entry.slots.insert(*id, slot);
+                info!(connector = %name, task = id, "task assigned to this worker");
+            }
+        }
+    }
+
     /// Stops every task (they drain, commit and leave their consumer groups).
     pub async fn shutdown(&self) {
         self.shutdown.cancel();
@@ -618,6 +849,26 @@ impl Herder {
             connectors.values_mut().flat_map(|e| std::mem::take(&mut e.slots).into_values()).collect();
         stop_slots(slots).await;
     }
+}
+
+/// What the cluster wants of one connector on this worker.
+#[derive(Debug)]
+struct Desired {
+    settings: Settings,
+    target: Target,
+    owned: BTreeSet<u32>,
+}
+
+async fn catch_up(cluster: &Cluster) -> Result<(), HerderError> {
+    cluster.catch_up().await.map_err(HerderError::Internal)
+}
+
+async fn submit(cluster: &Cluster, records: &[ConfigRecord]) -> Result<(), HerderError> {
+    cluster.submit(records).await.map_err(HerderError::Internal)
+}
+
+fn lock_std<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn not_found(name: &str) -> HerderError {

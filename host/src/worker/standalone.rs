@@ -24,6 +24,9 @@ pub enum StartError {
     /// The plugin runtime could not start.
     #[error("plugin runtime: {0}")]
     Plugins(String),
+    /// The worker could not join its cluster (distributed mode).
+    #[error("cluster: {0}")]
+    Cluster(String),
     /// Two connector files use the same name.
     #[error("two connectors are named '{0}'; connector names must be unique")]
     DuplicateName(String),

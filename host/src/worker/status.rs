@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Connect's connector/task states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum State {
     /// Not yet started.
@@ -30,6 +30,14 @@ pub struct TaskStatus {
     pub state: State,
     /// Why it failed.
     pub trace: Option<String>,
+    /// The worker running it, when that is another worker of the cluster (`None`: this one).
+    pub worker_id: Option<String>,
+}
+
+impl TaskStatus {
+    fn new(state: State, trace: Option<String>) -> Self {
+        Self { state, trace, worker_id: None }
+    }
 }
 
 /// One connector's state and its tasks'.
@@ -45,6 +53,8 @@ pub struct ConnectorStatus {
     pub config: BTreeMap<String, String>,
     /// Tasks by id.
     pub tasks: BTreeMap<u32, TaskStatus>,
+    /// The worker answering for the connector, when that is another worker (`None`: this one).
+    pub worker_id: Option<String>,
 }
 
 /// Every connector's status in this worker.
@@ -56,8 +66,8 @@ pub struct StatusBoard {
 impl StatusBoard {
     /// Registers (or re-registers) a connector in `state` with `tasks` unassigned tasks.
     pub fn add_connector(&self, name: &str, kind: &'static str, config: BTreeMap<String, String>, tasks: u32) {
-        let tasks = (0..tasks).map(|id| (id, TaskStatus { state: State::Unassigned, trace: None })).collect();
-        let status = ConnectorStatus { kind, state: State::Running, trace: None, config, tasks };
+        let tasks = (0..tasks).map(|id| (id, TaskStatus::new(State::Unassigned, None))).collect();
+        let status = ConnectorStatus { kind, state: State::Running, trace: None, config, tasks, worker_id: None };
         self.write().insert(name.to_string(), status);
     }
 
@@ -84,22 +94,42 @@ impl StatusBoard {
     /// Replaces the task list with `tasks` unassigned tasks (0 when stopped).
     pub fn reset_tasks(&self, name: &str, tasks: u32) {
         if let Some(c) = self.write().get_mut(name) {
-            c.tasks = (0..tasks).map(|id| (id, TaskStatus { state: State::Unassigned, trace: None })).collect();
+            c.tasks = (0..tasks).map(|id| (id, TaskStatus::new(State::Unassigned, None))).collect();
         }
     }
 
-    /// Sets a task's state.
+    /// Sets the state of a task this worker runs.
     pub fn set_task(&self, connector: &str, task: u32, state: State, trace: Option<String>) {
         if let Some(c) = self.write().get_mut(connector) {
-            c.tasks.insert(task, TaskStatus { state, trace });
+            c.tasks.insert(task, TaskStatus::new(state, trace));
         }
+    }
+
+    /// Sets a task's status as another worker of the cluster reported it (or, with `worker_id`
+    /// `None`, as this one did).
+    pub fn set_task_status(&self, connector: &str, task: u32, status: TaskStatus) {
+        if let Some(c) = self.write().get_mut(connector) {
+            c.tasks.insert(task, status);
+        }
+    }
+
+    /// Names the worker that answers for the connector (`None`: this one).
+    pub fn set_connector_worker(&self, name: &str, worker_id: Option<String>) {
+        if let Some(c) = self.write().get_mut(name) {
+            c.worker_id = worker_id;
+        }
+    }
+
+    /// One task's status.
+    pub fn task(&self, connector: &str, task: u32) -> Option<TaskStatus> {
+        self.read().get(connector).and_then(|c| c.tasks.get(&task).cloned())
     }
 
     /// Moves every task in one of `from` to `to` (pause and resume leave failed tasks failed).
     pub fn move_tasks(&self, connector: &str, from: &[State], to: State) {
         if let Some(c) = self.write().get_mut(connector) {
             for t in c.tasks.values_mut().filter(|t| from.contains(&t.state)) {
-                *t = TaskStatus { state: to, trace: None };
+                (t.state, t.trace) = (to, None);
             }
         }
     }
@@ -139,7 +169,7 @@ mod tests {
         board.set_task("c", 1, State::Failed, Some("boom".into()));
         let c = board.connector("c").unwrap();
         assert_eq!(c.tasks[&0].state, State::Unassigned);
-        assert_eq!(c.tasks[&1], TaskStatus { state: State::Failed, trace: Some("boom".into()) });
+        assert_eq!(c.tasks[&1], TaskStatus::new(State::Failed, Some("boom".into())));
         assert_eq!(board.names(), vec!["c"]);
         assert!(board.connector("d").is_none());
         assert_eq!(serde_json::to_string(&State::Running).unwrap(), "\"RUNNING\"");

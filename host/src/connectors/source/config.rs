@@ -117,7 +117,9 @@ pub struct SourceConfig {
 
 fn exactly_once(s: &Settings, worker: &WorkerConfig) -> Result<Option<ExactlyOnce>, ConfigError> {
     let on = match s.non_blank("exactly.once.support").map(str::to_ascii_lowercase).as_deref() {
-        None | Some("requested") => worker.exactly_once_source,
+        // A distributed worker keeps source offsets in the offsets topic, written in the
+        // transaction that carries the records: a task that moves to another worker resumes there.
+        None | Some("requested") => worker.exactly_once_source || worker.cluster.is_some(),
         Some("required") => true,
         Some(other) => {
             return Err(ConfigError::invalid(

@@ -4,8 +4,10 @@
 //!
 //! A slice is the closed window `[from, to]` of the tracking column. The next one starts at `to`
 //! again (inclusive): rows exactly at the boundary that the previous slice already produced are
-//! recognised by primary key and skipped, so equal timestamps are never lost. After a restart the
-//! boundary is read again and its rows may be produced twice — never skipped.
+//! recognised by primary key and skipped, so equal timestamps are never lost. The stored offset
+//! carries those keys too (`spillway.boundary`, beside Connect's `{"<col>": "<time>"}`), so a
+//! restarted task — here or on another worker — skips them as well: an exactly-once source
+//! produces no boundary row twice.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -64,6 +66,15 @@ impl SliceBook {
         if let Some(s) = self.open.get_mut(&slice) {
             s.1 += 1;
         }
+    }
+
+    /// The slice was read whole: its offset is `offset` (now that its boundary is known), and
+    /// the read itself no longer holds it open.
+    fn seal(&mut self, slice: u64, offset: Value) {
+        if let Some(s) = self.open.get_mut(&slice) {
+            s.0 = offset;
+        }
+        self.settle(slice);
     }
 
     fn settle(&mut self, slice: u64) {
@@ -494,7 +505,7 @@ impl SourceTask {
             _ => i64::MAX / 4,
         };
         let mut width = self.config.slice_ms.min(max_width);
-        let mut boundary: HashSet<String> = HashSet::new();
+        let mut boundary: HashSet<String> = stored_boundary(stored.as_ref());
         let mut slice_id = 0u64;
         loop {
             if let Some(f) = lock_book(book).failure.take() {
@@ -531,14 +542,16 @@ impl SourceTask {
                     Err(e) => return Err(e),
                 }
             };
-            lock_book(book).settle(slice_id); // sealed: every row of the slice was handed to Kafka
+            // Sealed: every row of the slice was handed to Kafka.
+            let offset = boundary_offset(pk, hi, &next_boundary);
+            lock_book(book).seal(slice_id, offset.clone());
             slice_id += 1;
             TaskReport::add(&control.report.records_read, produced);
             boundary = next_boundary;
             from = hi;
             width = next_width(width, produced, self.config.slice_ms, max_width, self.rows_per_slice());
             let caught_up = hi >= chrono::Utc::now().timestamp_millis() - self.config.delay_ms;
-            store.sealed(&time_offset(pk, hi), caught_up).await?;
+            store.sealed(&offset, caught_up).await?;
             if caught_up && !pause_for(control, self.config.poll_interval).await {
                 return Ok(());
             }
@@ -981,6 +994,29 @@ fn time_offset(pk: &str, ms: i64) -> Value {
     Value::Object(m)
 }
 
+/// Beside the tracking column's time, the offset names the rows exactly at it that were produced.
+const BOUNDARY_KEY: &str = "spillway.boundary";
+
+/// A time offset that also names the primary keys of the rows produced at that time.
+fn boundary_offset(pk: &str, ms: i64, boundary: &HashSet<String>) -> Value {
+    let mut offset = time_offset(pk, ms);
+    if !boundary.is_empty() {
+        let mut keys: Vec<&String> = boundary.iter().collect();
+        keys.sort();
+        offset[BOUNDARY_KEY] = serde_json::json!(keys);
+    }
+    offset
+}
+
+/// The boundary rows a stored offset names (none in an offset Lenses wrote).
+fn stored_boundary(stored: Option<&Value>) -> HashSet<String> {
+    stored
+        .and_then(|o| o.get(BOUNDARY_KEY))
+        .and_then(Value::as_array)
+        .map(|keys| keys.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
 fn book_done(b: &Book) -> Option<Value> {
     lock_book(b).done.clone()
 }
@@ -1004,6 +1040,21 @@ mod tests {
         b.settle(0);
         assert_eq!(b.done, Some(json!("b")));
         assert!(b.open.is_empty());
+    }
+
+    #[test]
+    fn the_stored_offset_names_the_boundary_rows_a_restart_skips() {
+        let keys: HashSet<String> = ["b\u{1f}2".to_string(), "a\u{1f}1".to_string()].into();
+        let offset = boundary_offset("ts", 0, &keys);
+        assert_eq!(offset["ts"], "1970-01-01 00:00:00.000Z");
+        assert_eq!(offset[BOUNDARY_KEY], json!(["a\u{1f}1", "b\u{1f}2"]));
+        assert_eq!(stored_boundary(Some(&offset)), keys);
+        assert_eq!(boundary_offset("ts", 0, &HashSet::new()), json!({"ts": "1970-01-01 00:00:00.000Z"}));
+        assert!(stored_boundary(Some(&json!({"ts": "2024-01-01 00:00:00.000Z"}))).is_empty(), "Lenses' offsets");
+        let mut book = SliceBook::default();
+        book.open(0, json!("before the read"));
+        book.seal(0, json!("with its boundary"));
+        assert_eq!(book.done, Some(json!("with its boundary")));
     }
 
     #[test]

@@ -1,0 +1,528 @@
+//! Distributed mode: workers of one `group.id` form a cluster, coordinated through Kafka alone.
+//!
+//! - **State** lives in compacted topics: connector configs, target states, the leader's claims
+//!   and assignments, and restart requests in the single-partition config topic (its order is the
+//!   cluster's history); task states in the status topic; source offsets in the offsets topic.
+//!   Every worker reads both topics from the beginning and keeps the same [`View`].
+//! - **Membership and leadership** come from Kafka's group coordinator: every worker is a member
+//!   of the consumer group `group.id` on the config topic, known by its REST address as client id.
+//!   The member assigned the topic's one partition is the leader. It appends a claim, whose offset
+//!   is its epoch, and then assignments carrying that epoch; a worker applies an assignment only
+//!   when its epoch is the latest claim's, so a deposed leader's late writes change nothing.
+//! - **Writes** from REST on any worker are appended to the config topic and answered once this
+//!   worker's reader has applied them, so a GET after a POST on the same worker sees the change.
+//! - **Each worker** runs the tasks the assignment gives it ([`Herder::reconcile_cluster`]) and
+//!   reports their states to the status topic, where every other worker reads them.
+
+pub mod assign;
+pub mod records;
+pub mod topics;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use self::records::{Assignment, ConfigRecord, TaskStatusRecord};
+use crate::config::{ClusterSettings, ConnectorConfig, WorkerConfig};
+use crate::connectors::{ConnectorKind, Task};
+use crate::worker::herder::{Herder, Target};
+
+const KAFKA_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a REST write waits for this worker to apply it.
+const APPLY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the leader checks membership and demand, and workers publish task states.
+const TICK: Duration = Duration::from_millis(500);
+
+/// What every worker knows of the cluster, read from the config and status topics.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    /// Connector configurations.
+    pub connectors: BTreeMap<String, BTreeMap<String, String>>,
+    /// Target states (a connector without one runs).
+    pub targets: BTreeMap<String, Target>,
+    /// The latest leader claim: its offset (the epoch) and the worker.
+    pub claim: Option<(i64, String)>,
+    /// The assignment in force.
+    pub assignment: Assignment,
+    /// The offset of the next config record to read: everything before it is in this view.
+    pub position: i64,
+    /// Restart requests read since this worker started, not yet carried out.
+    pub restarts: Vec<(String, Vec<u32>)>,
+    /// Task states as each worker reported them: (connector, task) → worker → status.
+    pub statuses: HashMap<(String, u32), BTreeMap<String, TaskStatusRecord>>,
+}
+
+impl View {
+    /// The connector's target state.
+    pub fn target(&self, name: &str) -> Target {
+        self.targets.get(name).copied().unwrap_or(Target::Running)
+    }
+
+    fn apply(&mut self, offset: i64, record: ConfigRecord, live_from: i64) {
+        match record {
+            ConfigRecord::Connector { name, settings: Some(s) } => {
+                self.connectors.insert(name, s);
+            }
+            ConfigRecord::Connector { name, settings: None } => {
+                self.connectors.remove(&name);
+            }
+            ConfigRecord::Target { name, target: Some(t) } => {
+                self.targets.insert(name, t);
+            }
+            ConfigRecord::Target { name, target: None } => {
+                self.targets.remove(&name);
+            }
+            ConfigRecord::Leader { worker_id } => {
+                info!(leader = %worker_id, epoch = offset, "leader claim");
+                self.claim = Some((offset, worker_id));
+            }
+            ConfigRecord::Assignment(a) => {
+                if self.claim.as_ref().map(|c| c.0) == Some(a.epoch) {
+                    self.assignment = a;
+                } else {
+                    debug!(epoch = a.epoch, "an assignment of a deposed leader is ignored");
+                }
+            }
+            ConfigRecord::Restart { name, tasks } => {
+                // Requests older than this worker were carried out (or not) by their workers then.
+                if offset >= live_from {
+                    self.restarts.push((name, tasks));
+                }
+            }
+            ConfigRecord::Other => {}
+        }
+        self.position = offset + 1;
+    }
+}
+
+/// This worker's membership in the Kafka group: whether it holds the config topic's partition
+/// (it leads), a counter of rebalances, and the live members as the coordinator lists them.
+#[derive(Debug, Default)]
+struct Membership {
+    leads: AtomicBool,
+    rebalances: AtomicU64,
+    members: Mutex<Option<Vec<String>>>,
+}
+
+struct MembershipContext {
+    membership: Arc<Membership>,
+    topic: String,
+}
+
+impl ClientContext for MembershipContext {}
+
+impl ConsumerContext for MembershipContext {
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let leads = match rebalance {
+            Rebalance::Assign(list) => list.elements().iter().any(|e| e.topic() == self.topic && e.partition() == 0),
+            Rebalance::Revoke(_) => false,
+            Rebalance::Error(e) => {
+                warn!(error = %e, "cluster membership: rebalance error");
+                return;
+            }
+        };
+        self.membership.leads.store(leads, Ordering::SeqCst);
+        self.membership.rebalances.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A running worker's link to its cluster.
+pub struct Cluster {
+    worker_id: String,
+    settings: ClusterSettings,
+    producer: FutureProducer,
+    view: Mutex<View>,
+    changed: Notify,
+    applied: watch::Sender<i64>,
+    membership: Arc<Membership>,
+    stop: CancellationToken,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster").field("worker_id", &self.worker_id).field("group", &self.settings.group_id).finish()
+    }
+}
+
+impl Cluster {
+    /// Joins the cluster: checks the internal topics, reads the config topic to its end, joins the
+    /// group, and starts the loops that run this worker's share. `worker_id` is the address other
+    /// workers and clients reach this worker's REST API at.
+    pub async fn join(
+        worker: Arc<WorkerConfig>,
+        herder: Arc<Herder>,
+        worker_id: String,
+        stop: CancellationToken,
+    ) -> Result<Arc<Self>, String> {
+        let settings = worker.cluster.clone().ok_or("a distributed worker needs group.id")?;
+        topics::ensure(&worker, &settings).await?;
+        let producer: FutureProducer = crate::kafka::client_config(&worker)
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "0")
+            .create()
+            .map_err(|e| format!("cannot create a Kafka producer: {e}"))?;
+        let cluster = Arc::new(Self {
+            worker_id,
+            settings,
+            producer,
+            view: Mutex::default(),
+            changed: Notify::new(),
+            applied: watch::channel(0).0,
+            membership: Arc::default(),
+            stop,
+        });
+        let end = cluster.read_config_topic(&worker).await?;
+        cluster.read_status_topic(&worker)?;
+        // Everything the cluster has decided so far is in the view before this worker joins.
+        let caught_up = Instant::now() + KAFKA_TIMEOUT;
+        while cluster.lock().position < end {
+            if Instant::now() > caught_up {
+                return Err(format!(
+                    "could not read the config topic '{}' to its end ({end}) within {KAFKA_TIMEOUT:?}",
+                    cluster.settings.config_topic
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        herder.attach(cluster.clone());
+        cluster.join_group(&worker)?;
+        tokio::spawn(cluster.clone().reconcile_loop(herder.clone()));
+        tokio::spawn(cluster.clone().lead(worker.clone()));
+        tokio::spawn(cluster.clone().publish_statuses(herder));
+        info!(worker_id = %cluster.worker_id, group = %cluster.settings.group_id, connectors = cluster.lock().connectors.len(), "joined the cluster");
+        Ok(cluster)
+    }
+
+    /// This worker's id (`host:port` of its REST API).
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+
+    /// A copy of the cluster's state as this worker knows it.
+    pub fn view(&self) -> View {
+        self.lock().clone()
+    }
+
+    /// The worker that leads, as the latest claim says.
+    pub fn leader(&self) -> Option<String> {
+        self.lock().claim.as_ref().map(|c| c.1.clone())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, View> {
+        self.view.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Appends records to the config topic in order and waits until this worker applied them.
+    pub async fn submit(&self, records: &[ConfigRecord]) -> Result<(), String> {
+        let mut last = -1;
+        for record in records {
+            last = self.append(record).await?;
+        }
+        self.wait_applied(last + 1).await
+    }
+
+    async fn append(&self, record: &ConfigRecord) -> Result<i64, String> {
+        let (key, value) = record.encode();
+        let topic = &self.settings.config_topic;
+        let mut out = FutureRecord::<String, Vec<u8>>::to(topic).key(&key).partition(0);
+        if let Some(v) = value.as_ref() {
+            out = out.payload(v);
+        }
+        let delivery =
+            self.producer.send(out, KAFKA_TIMEOUT).await.map_err(|(e, _)| format!("writing to {topic}: {e}"))?;
+        Ok(delivery.offset)
+    }
+
+    /// Waits until every config record before `offset` is applied to this worker's connectors.
+    async fn wait_applied(&self, offset: i64) -> Result<(), String> {
+        let mut applied = self.applied.subscribe();
+        let wait = applied.wait_for(|at| *at >= offset);
+        match tokio::time::timeout(APPLY_TIMEOUT, wait).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(format!(
+                "this worker did not apply the config topic up to offset {offset} within {APPLY_TIMEOUT:?}"
+            )),
+        }
+    }
+
+    /// Waits until this worker has applied everything written to the config topic so far, so a
+    /// decision (does this connector exist?) is made on the latest state.
+    pub async fn catch_up(&self) -> Result<(), String> {
+        let (producer, topic) = (self.producer.clone(), self.settings.config_topic.clone());
+        let end = tokio::task::spawn_blocking(move || producer.client().fetch_watermarks(&topic, 0, KAFKA_TIMEOUT))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("reading the end of {}: {e}", self.settings.config_topic))?
+            .1;
+        self.wait_applied(end).await
+    }
+
+    /// Starts the config topic's reader; returns the end offset it found at start.
+    async fn read_config_topic(self: &Arc<Self>, worker: &WorkerConfig) -> Result<i64, String> {
+        let topic = self.settings.config_topic.clone();
+        let consumer = reader(worker, &format!("{}-config-reader", self.settings.group_id))?;
+        let (consumer, end) = tokio::task::spawn_blocking(move || {
+            let end =
+                consumer.fetch_watermarks(&topic, 0, KAFKA_TIMEOUT).map_err(|e| format!("reading {topic}: {e}"))?.1;
+            let mut list = TopicPartitionList::new();
+            list.add_partition_offset(&topic, 0, Offset::Beginning).map_err(|e| e.to_string())?;
+            consumer.assign(&list).map_err(|e| format!("reading {topic}: {e}"))?;
+            Ok::<_, String>((consumer, end))
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        let cluster = self.clone();
+        std::thread::Builder::new()
+            .name("cluster-config".into())
+            .spawn(move || {
+                while !cluster.stop.is_cancelled() {
+                    let Some(message) = consumer.poll(Duration::from_millis(200)) else { continue };
+                    let message = match message {
+                        Ok(m) => m,
+                        Err(e) => {
+                            warn!(error = %e, "reading the config topic");
+                            continue;
+                        }
+                    };
+                    let offset = message.offset();
+                    let record = message.key().map(|k| ConfigRecord::decode(k, message.payload()));
+                    let mut view = cluster.lock();
+                    match record {
+                        Some(Ok(record)) => view.apply(offset, record, end),
+                        Some(Err(e)) => {
+                            warn!(offset, error = %e, "a config record is skipped");
+                            view.position = offset + 1;
+                        }
+                        None => view.position = offset + 1,
+                    }
+                    drop(view);
+                    cluster.changed.notify_one();
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(end)
+    }
+
+    /// Starts the status topic's reader.
+    fn read_status_topic(self: &Arc<Self>, worker: &WorkerConfig) -> Result<(), String> {
+        let topic = self.settings.status_topic.clone();
+        let consumer = reader(worker, &format!("{}-status-reader", self.settings.group_id))?;
+        let mut list = TopicPartitionList::new();
+        for p in 0..self.settings.status_partitions {
+            list.add_partition_offset(&topic, p, Offset::Beginning).map_err(|e| e.to_string())?;
+        }
+        consumer.assign(&list).map_err(|e| format!("reading {topic}: {e}"))?;
+        let cluster = self.clone();
+        std::thread::Builder::new()
+            .name("cluster-status".into())
+            .spawn(move || {
+                while !cluster.stop.is_cancelled() {
+                    let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) else { continue };
+                    let Some(key) = message.key() else { continue };
+                    let Some((task, status)) = records::decode_task_status(key, message.payload()) else { continue };
+                    let mut view = cluster.lock();
+                    view.statuses.entry(task).or_default().insert(status.worker_id.clone(), status);
+                    drop(view);
+                    cluster.changed.notify_one();
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// Joins the Kafka group `group.id`: membership for the leader to count, leadership for the
+    /// member holding the config topic's partition.
+    fn join_group(self: &Arc<Self>, worker: &WorkerConfig) -> Result<(), String> {
+        let mut config = crate::kafka::client_config(worker);
+        config
+            .set("group.id", &self.settings.group_id)
+            .set("client.id", &self.worker_id)
+            .set("session.timeout.ms", self.settings.session_timeout.as_millis().to_string())
+            .set("heartbeat.interval.ms", self.settings.heartbeat_interval.as_millis().to_string())
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "latest");
+        let context =
+            MembershipContext { membership: self.membership.clone(), topic: self.settings.config_topic.clone() };
+        let consumer: BaseConsumer<MembershipContext> =
+            config.create_with_context(context).map_err(|e| format!("cannot join the group: {e}"))?;
+        consumer
+            .subscribe(&[self.settings.config_topic.as_str()])
+            .map_err(|e| format!("cannot join the group {}: {e}", self.settings.group_id))?;
+        let cluster = self.clone();
+        std::thread::Builder::new()
+            .name("cluster-member".into())
+            .spawn(move || {
+                let mut listed = Instant::now() - Duration::from_secs(60);
+                while !cluster.stop.is_cancelled() {
+                    // Polling keeps the membership; the records themselves are read elsewhere.
+                    let _ = consumer.poll(Duration::from_millis(100));
+                    if listed.elapsed() < TICK {
+                        continue;
+                    }
+                    listed = Instant::now();
+                    let group = &cluster.settings.group_id;
+                    let members = consumer.fetch_group_list(Some(group), Duration::from_secs(5)).map(|list| {
+                        let mut ids: Vec<String> = list
+                            .groups()
+                            .iter()
+                            .flat_map(|g| g.members().iter().map(|m| m.client_id().to_string()))
+                            .collect();
+                        ids.sort();
+                        ids.dedup();
+                        ids
+                    });
+                    match members {
+                        Ok(ids) => *lock_members(&cluster.membership) = Some(ids),
+                        Err(e) => debug!(error = %e, "listing the group's members"),
+                    }
+                }
+                // Dropping the consumer leaves the group at once: the leader reassigns this
+                // worker's tasks without waiting for the session to time out.
+                drop(consumer);
+                info!("left the cluster");
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// Applies the view to this worker's connectors whenever it changes (and every tick, for
+    /// other workers' task states), then marks it applied.
+    async fn reconcile_loop(self: Arc<Self>, herder: Arc<Herder>) {
+        loop {
+            tokio::select! {
+                () = self.stop.cancelled() => return,
+                () = self.changed.notified() => {}
+                () = tokio::time::sleep(TICK) => {}
+            }
+            let view = {
+                let mut view = self.lock();
+                let copy = view.clone();
+                view.restarts.clear();
+                copy
+            };
+            herder.reconcile_cluster(&view, &self.worker_id).await;
+            self.applied.send_replace(view.position);
+        }
+    }
+
+    /// While this worker holds the config topic's partition: claims leadership, then keeps the
+    /// assignment balanced over the live members and the connectors' demand.
+    async fn lead(self: Arc<Self>, worker: Arc<WorkerConfig>) {
+        let mut claimed: Option<(u64, i64)> = None; // (rebalance, epoch)
+        let mut written: Option<Assignment> = None;
+        loop {
+            tokio::select! {
+                () = self.stop.cancelled() => return,
+                () = tokio::time::sleep(TICK) => {}
+            }
+            if !self.membership.leads.load(Ordering::SeqCst) {
+                claimed = None;
+                continue;
+            }
+            let rebalance = self.membership.rebalances.load(Ordering::SeqCst);
+            if claimed.is_none_or(|(r, _)| r != rebalance) {
+                match self.append(&ConfigRecord::Leader { worker_id: self.worker_id.clone() }).await {
+                    Ok(epoch) => {
+                        info!(epoch, "this worker leads the cluster");
+                        claimed = Some((rebalance, epoch));
+                        written = None;
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "claiming leadership");
+                        continue;
+                    }
+                }
+            }
+            let Some((_, epoch)) = claimed else { continue };
+            let view = self.view();
+            if view.claim.as_ref().map(|c| c.0) != Some(epoch) {
+                continue; // the claim is not read back yet, or a later one superseded it
+            }
+            let Some(members) = lock_members(&self.membership).clone().filter(|m| !m.is_empty()) else { continue };
+            let demands: Vec<assign::Demand> = view
+                .connectors
+                .iter()
+                .map(|(name, settings)| assign::Demand {
+                    name: name.clone(),
+                    tasks: if view.target(name) == Target::Stopped { 0 } else { task_count(&worker, settings) },
+                })
+                .collect();
+            let next = assign::balance(&members, &demands, &view.assignment, &self.worker_id, epoch);
+            let in_force = view.assignment.epoch == epoch && next.same_as(&view.assignment);
+            if in_force || written.as_ref().is_some_and(|w| w.same_as(&next)) {
+                continue;
+            }
+            info!(workers = members.len(), connectors = demands.len(), "assigning tasks");
+            match self.append(&ConfigRecord::Assignment(next.clone())).await {
+                Ok(_) => written = Some(next),
+                Err(e) => warn!(error = %e, "writing the assignment"),
+            }
+        }
+    }
+
+    /// Reports the states of this worker's tasks to the status topic as they change.
+    async fn publish_statuses(self: Arc<Self>, herder: Arc<Herder>) {
+        let mut published: HashMap<(String, u32), TaskStatusRecord> = HashMap::new();
+        loop {
+            tokio::select! {
+                () = self.stop.cancelled() => return,
+                () = tokio::time::sleep(TICK / 2) => {}
+            }
+            let generation = self.lock().assignment.epoch;
+            for (name, id) in herder.local_tasks().await {
+                let Some(status) = herder.board().task(&name, id).filter(|s| s.worker_id.is_none()) else { continue };
+                let record = TaskStatusRecord {
+                    state: status.state,
+                    trace: status.trace,
+                    worker_id: self.worker_id.clone(),
+                    generation,
+                };
+                let key = (name, id);
+                if published.get(&key).is_some_and(|p| p.state == record.state && p.trace == record.trace) {
+                    continue;
+                }
+                let value = serde_json::to_vec(&record).expect("JSON values serialize");
+                let status_key = records::task_status_key(&key.0, key.1);
+                let out = FutureRecord::to(&self.settings.status_topic).key(&status_key).payload(&value);
+                match self.producer.send(out, KAFKA_TIMEOUT).await {
+                    Ok(_) => {
+                        published.insert(key, record);
+                    }
+                    Err((e, _)) => warn!(error = %e, "reporting a task state"),
+                }
+            }
+        }
+    }
+}
+
+fn lock_members(membership: &Membership) -> MutexGuard<'_, Option<Vec<String>>> {
+    membership.members.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A consumer that reads a topic by assignment (no group membership, nothing committed).
+fn reader(worker: &WorkerConfig, group: &str) -> Result<BaseConsumer, String> {
+    crate::kafka::client_config(worker)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .map_err(|e| format!("cannot create a Kafka consumer: {e}"))
+}
+
+/// How many tasks a connector runs (0 when its configuration does not validate: it runs none).
+fn task_count(worker: &WorkerConfig, settings: &BTreeMap<String, String>) -> u32 {
+    let count = ConnectorConfig::from_settings(crate::config::Settings(settings.clone())).and_then(|config| {
+        let kind = ConnectorKind::from_class(&config.class)?;
+        Task::count(worker, &config, kind)
+    });
+    count.unwrap_or(0)
+}
