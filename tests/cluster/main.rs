@@ -231,6 +231,29 @@ async fn three_workers_share_a_sink_follow_rest_from_any_worker_and_survive_the_
         .await;
     }
 
+    // A plugin uploaded to one worker is loaded by every worker; removed on another, it is gone
+    // from all.
+    let wasm = std::fs::read(spillway_tests::plugin_dist().join("keep.wasm")).expect("keep.wasm");
+    let response = reqwest::Client::new()
+        .put(format!("{}/plugins/cluster-keep", cluster.url(0)))
+        .body(wasm)
+        .send()
+        .await
+        .expect("PUT /plugins");
+    assert_eq!(response.status().as_u16(), 201, "{:?}", response.text().await);
+    for via in [1, 2] {
+        let url = format!("{}/plugins/cluster-keep", cluster.url(via));
+        poll_until(DEADLINE, &format!("the uploaded plugin on worker {via}"), || async {
+            (get(&url).await.0 == 200).then_some(())
+        })
+        .await;
+    }
+    let (code, _) = send(reqwest::Method::DELETE, &format!("{}/plugins/cluster-keep", cluster.url(2)), None).await;
+    assert_eq!(code, 204);
+    let url = format!("{}/plugins/cluster-keep", cluster.url(0));
+    poll_until(DEADLINE, "the plugin removed from worker 0", || async { (get(&url).await.0 == 404).then_some(()) })
+        .await;
+
     // Pause on one worker pauses the tasks on all; resume on another resumes them.
     let (code, _) = send(reqwest::Method::PUT, &format!("{}/connectors/{name}/pause", cluster.url(1)), None).await;
     assert_eq!(code, 202);

@@ -19,6 +19,7 @@ pub mod records;
 pub mod topics;
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -33,6 +34,7 @@ use tracing::{debug, info, warn};
 use self::records::{Assignment, ConfigRecord, TaskStatusRecord};
 use crate::config::{ClusterSettings, ConnectorConfig, WorkerConfig};
 use crate::connectors::{ConnectorKind, Task};
+use crate::wasm::Registry;
 use crate::worker::herder::{Herder, Target};
 
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(30);
@@ -143,6 +145,11 @@ pub struct Cluster {
     changed: Notify,
     applied: watch::Sender<i64>,
     membership: Arc<Membership>,
+    /// Plugins uploaded to the cluster: written here by the plugin topic's reader.
+    plugin_dir: PathBuf,
+    plugin_producer: FutureProducer,
+    /// The offset of the next plugin record to read: everything before it is loaded here.
+    plugins_read: watch::Sender<i64>,
     stop: CancellationToken,
 }
 
@@ -170,6 +177,12 @@ impl Cluster {
             .set("linger.ms", "0")
             .create()
             .map_err(|e| format!("cannot create a Kafka producer: {e}"))?;
+        let plugin_producer: FutureProducer = crate::kafka::client_config(&worker)
+            .set("acks", "all")
+            .set("compression.type", "lz4")
+            .set("message.max.bytes", topics::plugin_record_max_bytes(&worker).to_string())
+            .create()
+            .map_err(|e| format!("cannot create a Kafka producer: {e}"))?;
         let cluster = Arc::new(Self {
             worker_id,
             settings,
@@ -178,10 +191,16 @@ impl Cluster {
             changed: Notify::new(),
             applied: watch::channel(0).0,
             membership: Arc::default(),
+            plugin_dir: plugin_dir(&worker),
+            plugin_producer,
+            plugins_read: watch::channel(0).0,
             stop,
         });
+        let plugins_end = cluster.read_plugin_topic(&worker, herder.registry().clone()).await?;
         let end = cluster.read_config_topic(&worker).await?;
         cluster.read_status_topic(&worker)?;
+        // The cluster's plugins are loaded before any connector that may use them starts.
+        cluster.wait_plugins(plugins_end).await?;
         // Everything the cluster has decided so far is in the view before this worker joins.
         let caught_up = Instant::now() + KAFKA_TIMEOUT;
         while cluster.lock().position < end {
@@ -310,6 +329,102 @@ impl Cluster {
             })
             .map_err(|e| e.to_string())?;
         Ok(end)
+    }
+
+    /// Stores a plugin in the cluster (`None`: removes it) and waits until this worker loaded
+    /// (or unloaded) it; every other worker does the same as it reads the record.
+    pub async fn put_plugin(&self, name: &str, wasm: Option<&[u8]>) -> Result<(), String> {
+        let topic = &self.settings.plugin_topic;
+        let mut record = FutureRecord::<str, [u8]>::to(topic).key(name).partition(0);
+        if let Some(bytes) = wasm {
+            record = record.payload(bytes);
+        }
+        let delivery = self
+            .plugin_producer
+            .send(record, KAFKA_TIMEOUT)
+            .await
+            .map_err(|(e, _)| format!("storing plugin {name} in {topic}: {e}"))?;
+        self.wait_plugins(delivery.offset + 1).await
+    }
+
+    /// Where this worker keeps the cluster's plugins (a directory of its `plugin.path`).
+    pub fn plugin_dir(&self) -> &Path {
+        &self.plugin_dir
+    }
+
+    async fn wait_plugins(&self, offset: i64) -> Result<(), String> {
+        let mut read = self.plugins_read.subscribe();
+        match tokio::time::timeout(APPLY_TIMEOUT, read.wait_for(|at| *at >= offset)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(format!(
+                "this worker did not load the plugins of {} up to offset {offset} within {APPLY_TIMEOUT:?}",
+                self.settings.plugin_topic
+            )),
+        }
+    }
+
+    /// Starts the plugin topic's reader: each record becomes `<name>.wasm` in [`Self::plugin_dir`]
+    /// (a tombstone removes it) and the registry loads it. Returns the end offset found at start.
+    async fn read_plugin_topic(
+        self: &Arc<Self>,
+        worker: &WorkerConfig,
+        registry: Arc<Registry>,
+    ) -> Result<i64, String> {
+        let topic = self.settings.plugin_topic.clone();
+        let consumer: BaseConsumer = crate::kafka::client_config(worker)
+            .set("group.id", format!("{}-plugin-reader", self.settings.group_id))
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set(
+                "receive.message.max.bytes",
+                (topics::plugin_record_max_bytes(worker) + (8 << 20)).max(100_000_000).to_string(),
+            )
+            .create()
+            .map_err(|e| format!("cannot create a Kafka consumer: {e}"))?;
+        let (consumer, end) = tokio::task::spawn_blocking(move || {
+            let end =
+                consumer.fetch_watermarks(&topic, 0, KAFKA_TIMEOUT).map_err(|e| format!("reading {topic}: {e}"))?.1;
+            let mut list = TopicPartitionList::new();
+            list.add_partition_offset(&topic, 0, Offset::Beginning).map_err(|e| e.to_string())?;
+            consumer.assign(&list).map_err(|e| format!("reading {topic}: {e}"))?;
+            Ok::<_, String>((consumer, end))
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        let cluster = self.clone();
+        std::thread::Builder::new()
+            .name("cluster-plugins".into())
+            .spawn(move || {
+                while !cluster.stop.is_cancelled() {
+                    let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) else { continue };
+                    let name = message.key().and_then(|k| std::str::from_utf8(k).ok()).unwrap_or_default();
+                    if let Err(e) = cluster.store_plugin(name, message.payload()) {
+                        warn!(plugin = name, error = %e, "a plugin of the cluster is skipped");
+                    }
+                    registry.scan();
+                    cluster.plugins_read.send_replace(message.offset() + 1);
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(end)
+    }
+
+    fn store_plugin(&self, name: &str, wasm: Option<&[u8]>) -> Result<(), String> {
+        if name.is_empty() || name.starts_with('.') || name.contains(['/', '\\']) {
+            return Err(format!("'{}' is not a plugin name", name.escape_debug()));
+        }
+        let path = self.plugin_dir.join(format!("{name}.wasm"));
+        match wasm {
+            None => match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("{}: {e}", path.display())),
+                _ => Ok(()),
+            },
+            Some(bytes) => {
+                let temp = self.plugin_dir.join(format!(".{name}.wasm.part"));
+                std::fs::write(&temp, bytes).map_err(|e| format!("{}: {e}", temp.display()))?;
+                std::fs::rename(&temp, &path).map_err(|e| format!("{}: {e}", path.display()))
+            }
+        }
     }
 
     /// Starts the status topic's reader.
@@ -506,6 +621,15 @@ impl Cluster {
 
 fn lock_members(membership: &Membership) -> MutexGuard<'_, Option<Vec<String>>> {
     membership.members.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Where a worker keeps the plugins of its cluster: a directory of its own under the compile
+/// cache, emptied at start (the plugin topic fills it again).
+pub fn plugin_dir(worker: &WorkerConfig) -> PathBuf {
+    let group = worker.cluster.as_ref().map_or("", |c| c.group_id.as_str());
+    let safe: String =
+        group.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+    worker.wasm.cache_dir.join("cluster-plugins").join(safe)
 }
 
 /// A consumer that reads a topic by assignment (no group membership, nothing committed).

@@ -20,8 +20,11 @@ struct Internal<'a> {
     partitions: i32,
     replication: i32,
     topic_key: &'a str,
+    /// `None`: a topic that must have exactly one partition.
     partitions_key: Option<&'a str>,
     replication_key: &'a str,
+    /// Topic settings beyond compaction.
+    extra: Vec<(&'a str, String)>,
 }
 
 /// Creates or checks the config, status and offsets topics.
@@ -37,6 +40,7 @@ pub async fn ensure(worker: &WorkerConfig, cluster: &ClusterSettings) -> Result<
             topic_key: "config.storage.topic",
             partitions_key: None,
             replication_key: "config.storage.replication.factor",
+            extra: Vec::new(),
         },
         Internal {
             topic: &cluster.status_topic,
@@ -46,6 +50,7 @@ pub async fn ensure(worker: &WorkerConfig, cluster: &ClusterSettings) -> Result<
             topic_key: "status.storage.topic",
             partitions_key: Some("status.storage.partitions"),
             replication_key: "status.storage.replication.factor",
+            extra: Vec::new(),
         },
         Internal {
             topic: &worker.offset_storage_topic,
@@ -55,14 +60,26 @@ pub async fn ensure(worker: &WorkerConfig, cluster: &ClusterSettings) -> Result<
             topic_key: "offset.storage.topic",
             partitions_key: Some("offset.storage.partitions"),
             replication_key: "offset.storage.replication.factor",
+            extra: Vec::new(),
+        },
+        Internal {
+            topic: &cluster.plugin_topic,
+            what: "plugins",
+            partitions: 1,
+            replication: cluster.config_replication_factor,
+            topic_key: "plugin.storage.topic",
+            partitions_key: None,
+            replication_key: "config.storage.replication.factor",
+            // A whole .wasm file is one record.
+            extra: vec![("max.message.bytes", plugin_record_max_bytes(worker).to_string())],
         },
     ];
     let options = AdminOptions::new().operation_timeout(Some(TIMEOUT));
     let new: Vec<NewTopic> = topics
         .iter()
         .map(|t| {
-            NewTopic::new(t.topic, t.partitions, TopicReplication::Fixed(t.replication))
-                .set("cleanup.policy", "compact")
+            let new = NewTopic::new(t.topic, t.partitions, TopicReplication::Fixed(t.replication));
+            t.extra.iter().fold(new.set("cleanup.policy", "compact"), |new, (k, v)| new.set(k, v))
         })
         .collect();
     let results =
@@ -84,6 +101,11 @@ pub async fn ensure(worker: &WorkerConfig, cluster: &ClusterSettings) -> Result<
         check(&admin, &options, t).await?;
     }
     Ok(())
+}
+
+/// The largest plugin record: the largest accepted module and room for the record around it.
+pub fn plugin_record_max_bytes(worker: &WorkerConfig) -> usize {
+    worker.wasm.module_max_bytes.saturating_add(1 << 20).min(i32::MAX as usize)
 }
 
 async fn check(

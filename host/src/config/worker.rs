@@ -54,6 +54,7 @@ pub const DISTRIBUTED_KEYS: &[&str] = &[
     "status.storage.topic",
     "status.storage.replication.factor",
     "status.storage.partitions",
+    "plugin.storage.topic",
     "session.timeout.ms",
     "heartbeat.interval.ms",
 ];
@@ -123,6 +124,8 @@ pub struct ClusterSettings {
     pub status_partitions: i32,
     /// `offset.storage.partitions` (the offsets topic is `offset_storage_topic`).
     pub offset_partitions: i32,
+    /// Plugins uploaded with `PUT /plugins/{name}`, for every worker (`plugin.storage.topic`).
+    pub plugin_topic: String,
     /// A worker silent this long has left the cluster (`session.timeout.ms`).
     pub session_timeout: Duration,
     /// `heartbeat.interval.ms`.
@@ -162,6 +165,7 @@ impl ClusterSettings {
             status_replication_factor: positive("status.storage.replication.factor", 3)? as i32,
             status_partitions: positive("status.storage.partitions", 5)? as i32,
             offset_partitions: positive("offset.storage.partitions", 25)? as i32,
+            plugin_topic: s.non_blank("plugin.storage.topic").unwrap_or("spillway-plugins").to_string(),
             session_timeout: Duration::from_millis(session_ms as u64),
             heartbeat_interval: Duration::from_millis(heartbeat_ms as u64),
             advertised_host: s.non_blank("rest.advertised.host.name").map(str::to_string),

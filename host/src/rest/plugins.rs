@@ -271,7 +271,8 @@ fn upload_dir(state: &RestState) -> Result<PathBuf, ApiError> {
 }
 
 /// `PUT /plugins/{name}` with the `.wasm` file as the body: stored as `<plugin.path>/<name>.wasm`
-/// and loaded at once. A file the runtime rejects is removed again and the reason returned (400).
+/// (in distributed mode, in the cluster's plugin topic, so every worker loads it) and loaded at
+/// once. A file the runtime rejects is refused with the reason (400) and stored nowhere.
 pub async fn upload(
     State(state): State<RestState>,
     Path(name): Path<String>,
@@ -284,11 +285,17 @@ pub async fn upload(
     if body.is_empty() {
         return Err(ApiError::bad_request("the body is empty; send the plugin's .wasm file"));
     }
-    let dir = upload_dir(&state)?;
+    let cluster = state.herder.cluster().cloned();
+    let dir = match cluster.as_ref() {
+        Some(cluster) => cluster.plugin_dir().to_path_buf(),
+        None => upload_dir(&state)?,
+    };
     let registry = state.herder.registry().clone();
     let path = dir.join(format!("{name}.wasm"));
     let existed = path.exists();
     let file = name.clone();
+    let store_here = cluster.is_none();
+    let stored = body.clone();
     let outcome = off_runtime(move || -> Result<Option<String>, String> {
         // Check it before it replaces anything, from a directory of its own outside plugin.path.
         static UPLOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -303,6 +310,9 @@ pub async fn upload(
         if let Err(reason) = loaded? {
             return Ok(Some(reason.replace(&checked.display().to_string(), &format!("{file}.wasm"))));
         }
+        if !store_here {
+            return Ok(None);
+        }
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let temp = dir.join(format!(".{file}.wasm.upload"));
         std::fs::write(&temp, &body).map_err(|e| format!("{}: {e}", temp.display()))?;
@@ -316,6 +326,12 @@ pub async fn upload(
     if let Some(reason) = outcome {
         return Err(ApiError::bad_request(format!("plugin {name} rejected: {reason}")));
     }
+    if let Some(cluster) = cluster {
+        cluster
+            .put_plugin(&name, Some(&stored))
+            .await
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    }
     let plugin = lookup(&state, &name).ok_or_else(|| {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("plugin {name} stored but not loaded"))
     })?;
@@ -323,10 +339,16 @@ pub async fn upload(
     Ok((code, axum::Json(plugin_json(&plugin))).into_response())
 }
 
-/// `DELETE /plugins/{name}`: removes the plugin's file from `plugin.path`; connectors using it
-/// keep the instance they have until they restart.
+/// `DELETE /plugins/{name}`: removes the plugin's file from `plugin.path` (an uploaded plugin, in
+/// distributed mode, from every worker); connectors using it keep the instance they have until
+/// they restart.
 pub async fn remove(State(state): State<RestState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
     let plugin = lookup(&state, &name).ok_or_else(|| ApiError::not_found(format!("Plugin {name} not found")))?;
+    if let Some(cluster) = state.herder.cluster().filter(|c| plugin.path.starts_with(c.plugin_dir())) {
+        let file = plugin.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or(name);
+        cluster.put_plugin(&file, None).await.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+        return Ok(StatusCode::NO_CONTENT);
+    }
     std::fs::remove_file(&plugin.path).map_err(|e| {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot remove {}: {e}", plugin.path.display()))
     })?;

@@ -37,6 +37,14 @@ impl Distributed {
         let cluster_settings = worker.cluster.clone().ok_or_else(|| {
             StartError::Config(crate::config::ConfigError::missing("group.id", "the cluster this worker joins"))
         })?;
+        // The plugins uploaded to the cluster are loaded from a directory of this worker's own,
+        // filled from the plugin topic.
+        let mut worker = worker;
+        let plugins = crate::cluster::plugin_dir(&worker);
+        let _ = std::fs::remove_dir_all(&plugins);
+        std::fs::create_dir_all(&plugins)
+            .map_err(|e| StartError::Plugins(format!("cannot create {}: {e}", plugins.display())))?;
+        worker.wasm.plugin_path.push(plugins);
         let worker = Arc::new(worker);
         let wasm = worker.wasm.clone();
         let registry = off_runtime(move || Registry::open(&wasm))

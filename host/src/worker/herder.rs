@@ -700,6 +700,11 @@ impl Herder {
         let _ = self.cluster.set(cluster);
     }
 
+    /// The cluster, in distributed mode.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.get()
+    }
+
     async fn require_in_cluster(&self, cluster: &Cluster, name: &str) -> Result<(), HerderError> {
         catch_up(cluster).await?;
         if !cluster.view().connectors.contains_key(name) {
