@@ -4,7 +4,7 @@ CARGO ?= cargo
 SERVICES := tests/services/services.sh
 
 .DEFAULT_GOAL := help
-.PHONY: help up down status build plugins test test-unit test-plugins test-e2e demo bench bench-wasm bench-sink bench-source bench-footprint test-conformance lint fmt clean
+.PHONY: help up down status build plugins test test-unit test-plugins test-e2e demo bench bench-wasm bench-sink bench-source bench-footprint bench-failover test-conformance lint fmt clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-15s\033[0m %s\n", $$1, $$2}'
@@ -55,7 +55,7 @@ test-conformance: up plugins ## the REST API against Connect's spec and our /ope
 demo: ## services up, a standalone sink, IoT readings in, rows out
 	@scripts/demo.sh
 
-bench: bench-wasm bench-sink bench-source bench-footprint ## every benchmark
+bench: bench-wasm bench-sink bench-source bench-footprint bench-failover ## every benchmark
 
 bench-wasm: plugins ## the Wasm boundary per record (keep, a field-level transform) next to native Rust
 	$(CARGO) bench -p spillway --bench wasm_boundary
@@ -72,6 +72,10 @@ bench-footprint: up ## idle RSS and start time to /health 200, Spillway next to 
 	$(CARGO) build --release -p spillway -p spillway-tests --bins
 	@$(SERVICES) jars connect
 	target/release/spillway-dev bench-footprint --spillway target/release/spillway $(FOOTPRINT_ARGS)
+
+bench-failover: up ## kill -9 a worker of a 3-worker cluster under load, 5 times: time until its task RUNNING elsewhere (FAILOVER_ARGS="--runs 10")
+	$(CARGO) build --release -p spillway -p spillway-tests --bins
+	target/release/spillway-dev bench-failover --spillway target/release/spillway $(FAILOVER_ARGS)
 
 lint: ## rustfmt check and clippy with warnings as errors (host and plugins)
 	$(CARGO) fmt --all -- --check

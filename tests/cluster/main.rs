@@ -3,193 +3,22 @@
 //! Each test has its own cluster (`group.id`, internal topics), so they do not disturb each other;
 //! they run one at a time to keep the two cores' load fair.
 
-use std::process::Child;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-use spillway_tests::{
-    Services, count_rows, create_keyspace, execute, iot, poll_until, run_dir, spillway_binary, unique_name,
-};
+use serde_json::json;
+use spillway_tests::cluster::{Cluster, DEADLINE, get, iot_setup, send, sink, spread};
+use spillway_tests::{Services, count_rows, iot, poll_until, spillway_binary, unique_name};
 
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-const DEADLINE: Duration = Duration::from_secs(120);
-
-/// A cluster of worker processes sharing a `group.id` and fresh internal topics.
-struct Cluster {
-    dir: std::path::PathBuf,
-    settings: Vec<(String, String)>,
-    workers: Vec<Option<(u16, Child)>>,
-}
-
-impl Cluster {
-    fn new(services: &Services, name: &str) -> Self {
-        let dir = run_dir().join("tests").join(name);
-        std::fs::create_dir_all(&dir).expect("test dir");
-        let settings = [
-            ("bootstrap.servers", services.kafka_bootstrap.clone()),
-            ("group.id", name.to_string()),
-            ("config.storage.topic", format!("{name}-configs")),
-            ("status.storage.topic", format!("{name}-status")),
-            ("offset.storage.topic", format!("{name}-offsets")),
-            ("config.storage.replication.factor", "1".into()),
-            ("status.storage.replication.factor", "1".into()),
-            ("offset.storage.replication.factor", "1".into()),
-            ("offset.storage.partitions", "5".into()),
-            ("offset.flush.interval.ms", "200".into()),
-            ("value.converter", "org.apache.kafka.connect.json.JsonConverter".into()),
-            ("value.converter.schemas.enable", "false".into()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        Self { dir, settings, workers: Vec::new() }
-    }
-
-    /// Starts worker `i` (a new one when `i` is the count), on its old port when it had one.
-    fn start(&mut self, i: usize) {
-        let port = self.workers.get(i).and_then(|w| w.as_ref().map(|(p, _)| *p)).unwrap_or_else(free_port);
-        let file = self.dir.join(format!("worker-{i}.properties"));
-        let mut text: String = self.settings.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
-        text.push_str(&format!("listeners=http://127.0.0.1:{port}\n"));
-        std::fs::write(&file, text).expect("worker file");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join(format!("worker-{i}.log")))
-            .expect("log file");
-        let child = std::process::Command::new(spillway_binary())
-            .arg("worker")
-            .arg(&file)
-            .stdout(std::process::Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spillway worker");
-        if i == self.workers.len() {
-            self.workers.push(Some((port, child)));
-        } else {
-            self.workers[i] = Some((port, child));
-        }
-    }
-
-    fn url(&self, i: usize) -> String {
-        let (port, _) = self.workers[i].as_ref().expect("a running worker");
-        format!("http://127.0.0.1:{port}")
-    }
-
-    fn worker_id(&self, i: usize) -> String {
-        self.url(i).trim_start_matches("http://").to_string()
-    }
-
-    /// SIGKILL: no drain, no commit, no goodbye to the group.
-    fn kill(&mut self, i: usize) {
-        let (port, mut child) = self.workers[i].take().expect("running");
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reaped");
-        self.workers[i] = None;
-        let _ = port;
-    }
-
-    /// SIGTERM and wait: a graceful stop.
-    fn stop(&mut self, i: usize) -> u16 {
-        let (port, mut child) = self.workers[i].take().expect("running");
-        let status = std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
-        assert!(status.is_ok_and(|s| s.success()), "SIGTERM");
-        let stopped = Instant::now();
-        while child.try_wait().expect("wait").is_none() {
-            assert!(stopped.elapsed() < DEADLINE, "worker {i} did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        port
-    }
-
-    async fn wait_ready(&self, i: usize) {
-        let url = format!("{}/connectors", self.url(i));
-        poll_until(DEADLINE, &format!("worker {i}'s REST API"), || async {
-            reqwest::get(&url).await.ok().filter(|r| r.status().is_success()).map(|_| ())
-        })
-        .await;
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for (_, mut child) in self.workers.iter_mut().filter_map(Option::take) {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port()
-}
-
-async fn get(url: &str) -> (u16, Value) {
-    let response = reqwest::get(url).await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn send(method: reqwest::Method, url: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = reqwest::Client::new().request(method.clone(), url);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// The connector's task states and workers, once every task is in `state` (and, with
-/// `on`, each runs on one of those workers).
-async fn tasks_in(cluster: &Cluster, via: usize, name: &str, count: usize, state: &str, on: &[String]) -> Vec<String> {
-    let url = format!("{}/connectors/{name}/status", cluster.url(via));
-    poll_until(DEADLINE, &format!("{count} tasks of {name} {state} (asking worker {via})"), || async {
-        let (code, status) = get(&url).await;
-        let tasks = status["tasks"].as_array().filter(|_| code == 200)?;
-        let ok = tasks.len() == count
-            && tasks
-                .iter()
-                .all(|t| t["state"] == state && (on.is_empty() || on.iter().any(|w| t["worker_id"] == w.as_str())));
-        ok.then(|| tasks.iter().map(|t| t["worker_id"].as_str().unwrap_or_default().to_string()).collect())
-    })
-    .await
-}
-
-/// A sink connector config for `topic` → `keyspace.readings`.
-fn sink(services: &Services, name: &str, topic: &str, keyspace: &str, tasks: u32) -> Value {
-    json!({
-        "name": name,
-        "config": {
-            "connector.class": "io.lenses.streamreactor.connect.cassandra.sink.CassandraSinkConnector",
-            "tasks.max": tasks.to_string(),
-            "topics": topic,
-            "connect.cassandra.contact.points": services.cassandra_address(),
-            "connect.cassandra.port": services.cassandra_port().to_string(),
-            "connect.cassandra.key.space": keyspace,
-            "connect.cassandra.kcql": format!("INSERT INTO readings SELECT * FROM {topic}"),
-        }
-    })
-}
-
-async fn setup(services: &Services, partitions: i32) -> (String, String, scylla::client::session::Session) {
-    let topic = unique_name("cluster");
-    let keyspace = unique_name("ks");
-    services.create_topic(&topic, partitions).await;
-    let session = services.cassandra().await;
-    create_keyspace(&session, &keyspace).await;
-    execute(&session, &iot::TABLE_DDL.replace("{table}", &format!("{keyspace}.readings"))).await;
-    (topic, keyspace, session)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_workers_share_a_sink_follow_rest_from_any_worker_and_survive_the_leaders_death() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let services = Services::from_env();
     let name = unique_name("spread");
-    let (topic, keyspace, session) = setup(&services, 3).await;
+    let (topic, keyspace, session) = iot_setup(&services, 3).await;
     let table = format!("{keyspace}.readings");
-    let mut cluster = Cluster::new(&services, &name);
+    let mut cluster = Cluster::new(&services, &name, spillway_binary());
     for i in 0..3 {
         cluster.start(i);
     }
@@ -217,19 +46,8 @@ async fn three_workers_share_a_sink_follow_rest_from_any_worker_and_survive_the_
     assert_eq!(code, 409, "the name is taken, whichever worker is asked");
 
     // One task on each worker once all three have joined, as every worker reports it.
-    for via in [1, 2] {
-        let url = format!("{}/connectors/{name}/status", cluster.url(via));
-        poll_until(DEADLINE, &format!("one RUNNING task per worker, asking worker {via}"), || async {
-            let (_, status) = get(&url).await;
-            let tasks = status["tasks"].as_array()?;
-            let mut on: Vec<&str> =
-                tasks.iter().filter(|t| t["state"] == "RUNNING").filter_map(|t| t["worker_id"].as_str()).collect();
-            on.sort_unstable();
-            on.dedup();
-            (on.len() == 3 && on.iter().all(|w| all.iter().any(|a| a == w))).then_some(())
-        })
-        .await;
-    }
+    spread(&cluster, &name, &all).await;
+    cluster.tasks_in(2, &name, 3, "RUNNING", &all).await;
 
     // A plugin uploaded to one worker is loaded by every worker; removed on another, it is gone
     // from all.
@@ -257,10 +75,10 @@ async fn three_workers_share_a_sink_follow_rest_from_any_worker_and_survive_the_
     // Pause on one worker pauses the tasks on all; resume on another resumes them.
     let (code, _) = send(reqwest::Method::PUT, &format!("{}/connectors/{name}/pause", cluster.url(1)), None).await;
     assert_eq!(code, 202);
-    tasks_in(&cluster, 0, &name, 3, "PAUSED", &all).await;
+    cluster.tasks_in(0, &name, 3, "PAUSED", &all).await;
     let (code, _) = send(reqwest::Method::PUT, &format!("{}/connectors/{name}/resume", cluster.url(2)), None).await;
     assert_eq!(code, 202);
-    tasks_in(&cluster, 0, &name, 3, "RUNNING", &all).await;
+    cluster.tasks_in(0, &name, 3, "RUNNING", &all).await;
 
     // Load, then the leader (the first worker, which claimed first) dies mid-stream.
     const N: i64 = 30_000;
@@ -271,7 +89,7 @@ async fn three_workers_share_a_sink_follow_rest_from_any_worker_and_survive_the_
     let killed = Instant::now();
     services.produce(&topic, (N as u64 / 2..N as u64).map(iot::record)).await;
     let survivors: Vec<String> = vec![all[1].clone(), all[2].clone()];
-    tasks_in(&cluster, 1, &name, 3, "RUNNING", &survivors).await;
+    cluster.tasks_in(1, &name, 3, "RUNNING", &survivors).await;
     let failover = killed.elapsed();
     poll_until(DEADLINE, "every row after the failover", || async {
         (count_rows(&session, &table).await == N).then_some(())
@@ -298,9 +116,9 @@ async fn a_rolling_restart_under_load_loses_nothing() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let services = Services::from_env();
     let name = unique_name("rolling");
-    let (topic, keyspace, session) = setup(&services, 4).await;
+    let (topic, keyspace, session) = iot_setup(&services, 4).await;
     let table = format!("{keyspace}.readings");
-    let mut cluster = Cluster::new(&services, &name);
+    let mut cluster = Cluster::new(&services, &name, spillway_binary());
     for i in 0..3 {
         cluster.start(i);
     }
@@ -314,21 +132,21 @@ async fn a_rolling_restart_under_load_loses_nothing() {
     )
     .await;
     assert_eq!(code, 201);
-    tasks_in(&cluster, 0, &name, 3, "RUNNING", &[]).await;
+    cluster.tasks_in(0, &name, 3, "RUNNING", &[]).await;
 
     const BATCH: u64 = 5_000;
     let mut produced = 0;
     for i in 0..3 {
         services.produce(&topic, (produced..produced + BATCH).map(iot::record)).await;
         produced += BATCH;
-        cluster.stop(i);
+        let port = cluster.stop(i);
         // Records keep arriving while the worker is away.
         services.produce(&topic, (produced..produced + BATCH).map(iot::record)).await;
         produced += BATCH;
-        cluster.start(i);
+        cluster.restart(i, port);
         cluster.wait_ready(i).await;
         let via = (i + 1) % 3;
-        tasks_in(&cluster, via, &name, 3, "RUNNING", &[]).await;
+        cluster.tasks_in(via, &name, 3, "RUNNING", &[]).await;
     }
     poll_until(DEADLINE, "every row after the rolling restart", || async {
         (count_rows(&session, &table).await == produced as i64).then_some(())
@@ -347,9 +165,9 @@ async fn a_config_topic_with_two_partitions_is_refused_with_the_reason() {
     let services = Services::from_env();
     let name = unique_name("badtopic");
     services.create_topic(&format!("{name}-configs"), 2).await;
-    let mut cluster = Cluster::new(&services, &name);
+    let mut cluster = Cluster::new(&services, &name, spillway_binary());
     cluster.start(0);
-    let (_, mut child) = cluster.workers[0].take().expect("started");
+    let mut child = cluster.take(0);
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait") {
@@ -373,7 +191,7 @@ async fn a_source_task_whose_worker_dies_resumes_on_another_from_its_committed_o
     let start = spillway_tests::fill_bucketed_events(&services, &keyspace, N).await;
     let topic = unique_name("events");
     services.create_topic(&topic, 2).await;
-    let mut cluster = Cluster::new(&services, &name);
+    let mut cluster = Cluster::new(&services, &name, spillway_binary());
     cluster.settings.push(("key.converter".into(), "org.apache.kafka.connect.storage.StringConverter".into()));
     for i in 0..2 {
         cluster.start(i);
@@ -400,7 +218,7 @@ async fn a_source_task_whose_worker_dies_resumes_on_another_from_its_committed_o
     });
     let (code, body) = send(reqwest::Method::POST, &format!("{}/connectors", cluster.url(0)), Some(connector)).await;
     assert_eq!(code, 201, "{body}");
-    let owner = tasks_in(&cluster, 0, &name, 1, "RUNNING", &[]).await.remove(0);
+    let owner = cluster.tasks_in(0, &name, 1, "RUNNING", &[]).await.remove(0);
     let victim = (0..2).find(|i| cluster.worker_id(*i) == owner).expect("the task runs on a worker of the cluster");
     let survivor = 1 - victim;
     poll_until(DEADLINE, "some records produced before the kill", || async {
@@ -411,7 +229,7 @@ async fn a_source_task_whose_worker_dies_resumes_on_another_from_its_committed_o
     let killed = Instant::now();
     let at_kill = services.end_offsets(&topic, 2);
     assert!(at_kill < i64::from(N), "the kill came before the end ({at_kill} records): make the table bigger");
-    tasks_in(&cluster, survivor, &name, 1, "RUNNING", &[cluster.worker_id(survivor)]).await;
+    cluster.tasks_in(survivor, &name, 1, "RUNNING", &[cluster.worker_id(survivor)]).await;
     println!("source failover: its task RUNNING on the survivor {:.1} s after kill -9", killed.elapsed().as_secs_f64());
     poll_until(DEADLINE, "every row in Kafka after the failover", || async {
         let ids: std::collections::HashSet<i32> =

@@ -192,7 +192,7 @@ step_get() {
   out=$(kc task-status "$CONNECTOR" 0)
   jcheck "$out" "d['id'] == 0 and d['state'] == 'RUNNING' and isinstance(d['worker_id'], str)"
   out=$(kc list-plugins)
-  jcheck "$out" "any(p['class'] == 'spillway.CassandraSink' or p['class'].endswith('CassandraSinkConnector') for p in d) and all(p['type'] == 'sink' for p in d)"
+  jcheck "$out" "any(p['class'].endswith('CassandraSinkConnector') and p['type'] == 'sink' for p in d) and any(p['class'].endswith('CassandraSourceConnector') and p['type'] == 'source' for p in d) and all(p['type'] in ('sink', 'source') for p in d)"
 }
 step_pause() {
   local out; out=$(kc pause "$CONNECTOR")

@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod bench_source;
+pub mod cluster;
 pub mod footprint;
 pub mod iot;
 

@@ -650,3 +650,43 @@ fn task_count(worker: &WorkerConfig, settings: &BTreeMap<String, String>) -> u32
     });
     count.unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assignment(epoch: i64, worker: &str) -> ConfigRecord {
+        let mut a = Assignment { epoch, leader: worker.into(), ..Assignment::default() };
+        a.tasks.insert("c".into(), vec![worker.into()]);
+        ConfigRecord::Assignment(a)
+    }
+
+    #[test]
+    fn a_deposed_leaders_late_assignment_changes_nothing() {
+        let mut view = View::default();
+        view.apply(3, ConfigRecord::Leader { worker_id: "a".into() }, 0);
+        view.apply(4, assignment(3, "a"), 0);
+        assert_eq!(view.assignment.owner("c", 0), Some("a"));
+        view.apply(7, ConfigRecord::Leader { worker_id: "b".into() }, 0);
+        view.apply(8, assignment(3, "z"), 0); // a, deposed, writes late
+        assert_eq!(view.assignment.owner("c", 0), Some("a"), "the late write is ignored");
+        view.apply(9, assignment(7, "b"), 0);
+        assert_eq!((view.assignment.owner("c", 0), view.claim.as_ref().map(|c| c.0)), (Some("b"), Some(7)));
+        assert_eq!(view.position, 10);
+    }
+
+    #[test]
+    fn configs_targets_and_restarts_build_the_view() {
+        let mut view = View::default();
+        let settings: BTreeMap<String, String> = [("name".to_string(), "c".to_string())].into();
+        view.apply(0, ConfigRecord::Connector { name: "c".into(), settings: Some(settings) }, 2);
+        assert_eq!(view.target("c"), Target::Running, "no target state: running");
+        view.apply(1, ConfigRecord::Restart { name: "c".into(), tasks: vec![0] }, 2);
+        view.apply(2, ConfigRecord::Target { name: "c".into(), target: Some(Target::Paused) }, 2);
+        view.apply(3, ConfigRecord::Restart { name: "c".into(), tasks: vec![1] }, 2);
+        assert_eq!(view.target("c"), Target::Paused);
+        assert_eq!(view.restarts, vec![("c".to_string(), vec![1])], "requests older than the worker are history");
+        view.apply(4, ConfigRecord::Connector { name: "c".into(), settings: None }, 2);
+        assert!(view.connectors.is_empty());
+    }
+}

@@ -122,6 +122,16 @@ enum Command {
         #[arg(long, default_value = "", allow_hyphen_values = true)]
         connect_jvm_opts: String,
     },
+    /// Failover: three `spillway worker` processes run a sink under load; each run kills one
+    /// with SIGKILL and times how long until its task is RUNNING on a survivor (Markdown out).
+    BenchFailover {
+        /// Kills (each followed by the worker's return).
+        #[arg(long, default_value_t = 5)]
+        runs: u32,
+        /// The spillway binary to run.
+        #[arg(long, default_value = "target/release/spillway")]
+        spillway: std::path::PathBuf,
+    },
     /// Wait until a consumer group committed COUNT offsets in total on a topic.
     WaitCommitted {
         /// Consumer group (a sink's is `connect-<name>`).
@@ -180,6 +190,10 @@ async fn main() {
         }
         Command::BenchSource { count, parallelism, spillway, rounds } => {
             spillway_tests::bench_source::run(&services, &spillway, count, parallelism, rounds).await;
+        }
+        Command::BenchFailover { runs, spillway } => {
+            let binary = std::path::absolute(&spillway).unwrap_or(spillway);
+            spillway_tests::cluster::bench_failover(&services, binary, runs.max(1)).await;
         }
         Command::BenchFootprint { runs, settle_secs, spillway, java, connect_jars, connect_jvm_opts } => {
             let run_dir = spillway_tests::run_dir();
