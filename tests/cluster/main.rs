@@ -19,12 +19,7 @@ async fn three_workers_share_a_sink_follow_rest_from_any_worker_and_survive_the_
     let (topic, keyspace, session) = iot_setup(&services, 3).await;
     let table = format!("{keyspace}.readings");
     let mut cluster = Cluster::new(&services, &name, spillway_binary());
-    for i in 0..3 {
-        cluster.start(i);
-    }
-    for i in 0..3 {
-        cluster.wait_ready(i).await;
-    }
+    cluster.start_workers(3).await;
     let all: Vec<String> = (0..3).map(|i| cluster.worker_id(i)).collect();
 
     // Created on worker 0, seen there at once, and on the others.
@@ -80,14 +75,38 @@ async fn three_workers_share_a_sink_follow_rest_from_any_worker_and_survive_the_
     assert_eq!(code, 202);
     cluster.tasks_in(0, &name, 3, "RUNNING", &all).await;
 
-    // Load, then the leader (the first worker, which claimed first) dies mid-stream.
     const N: i64 = 30_000;
-    services.produce(&topic, (0..N as u64 / 2).map(iot::record)).await;
-    poll_until(DEADLINE, "rows flowing", || async { (count_rows(&session, &table).await > 1_000).then_some(()) }).await;
+    services.produce(&topic, (0..N as u64 / 3).map(iot::record)).await;
+    poll_until(DEADLINE, "the first third of the rows", || async {
+        (count_rows(&session, &table).await == N / 3).then_some(())
+    })
+    .await;
+    // The topics its tasks consumed, wherever they run, from any worker; a reset on one clears it
+    // on all.
+    let topics = |i: usize| format!("{}/connectors/{name}/topics", cluster.url(i));
+    let active = json!({ name.as_str(): { "topics": [topic.as_str()] } });
+    poll_until(DEADLINE, "the active topic, asking worker 2", || async {
+        (get(&topics(2)).await.1 == active).then_some(())
+    })
+    .await;
+    let (code, _) = send(reqwest::Method::PUT, &format!("{}/reset", topics(1)), None).await;
+    assert_eq!(code, 202);
+    let none = json!({ name.as_str(): { "topics": [] } });
+    poll_until(DEADLINE, "no active topic after the reset, asking worker 0", || async {
+        (get(&topics(0)).await.1 == none).then_some(())
+    })
+    .await;
+
+    // Load, then the leader (the first worker, which claimed first) dies mid-stream.
+    services.produce(&topic, (N as u64 / 3..2 * N as u64 / 3).map(iot::record)).await;
+    poll_until(DEADLINE, "rows flowing", || async {
+        (count_rows(&session, &table).await > N / 3 + 1_000).then_some(())
+    })
+    .await;
     let leader = 0;
     cluster.kill(leader);
     let killed = Instant::now();
-    services.produce(&topic, (N as u64 / 2..N as u64).map(iot::record)).await;
+    services.produce(&topic, (2 * N as u64 / 3..N as u64).map(iot::record)).await;
     let survivors: Vec<String> = vec![all[1].clone(), all[2].clone()];
     cluster.tasks_in(1, &name, 3, "RUNNING", &survivors).await;
     let failover = killed.elapsed();
@@ -119,12 +138,7 @@ async fn a_rolling_restart_under_load_loses_nothing() {
     let (topic, keyspace, session) = iot_setup(&services, 4).await;
     let table = format!("{keyspace}.readings");
     let mut cluster = Cluster::new(&services, &name, spillway_binary());
-    for i in 0..3 {
-        cluster.start(i);
-    }
-    for i in 0..3 {
-        cluster.wait_ready(i).await;
-    }
+    cluster.start_workers(3).await;
     let (code, _) = send(
         reqwest::Method::POST,
         &format!("{}/connectors", cluster.url(1)),
@@ -193,12 +207,7 @@ async fn a_source_task_whose_worker_dies_resumes_on_another_from_its_committed_o
     services.create_topic(&topic, 2).await;
     let mut cluster = Cluster::new(&services, &name, spillway_binary());
     cluster.settings.push(("key.converter".into(), "org.apache.kafka.connect.storage.StringConverter".into()));
-    for i in 0..2 {
-        cluster.start(i);
-    }
-    for i in 0..2 {
-        cluster.wait_ready(i).await;
-    }
+    cluster.start_workers(2).await;
     let connector = json!({
         "name": name,
         "config": {

@@ -49,6 +49,16 @@ impl Cluster {
         Self { dir, settings, binary, workers: Vec::new() }
     }
 
+    /// Starts `n` workers and waits until each answers REST.
+    pub async fn start_workers(&mut self, n: usize) {
+        for i in 0..n {
+            self.start(i);
+        }
+        for i in 0..n {
+            self.wait_ready(i).await;
+        }
+    }
+
     /// Starts worker `i` (a new one when `i` is the count), on its old port when it had one.
     pub fn start(&mut self, i: usize) {
         let port = self.workers.get(i).and_then(|w| w.as_ref().map(|(p, _)| *p)).unwrap_or_else(free_port);
@@ -218,12 +228,7 @@ pub async fn bench_failover(services: &Services, binary: PathBuf, runs: u32) {
     let (topic, keyspace, session) = iot_setup(services, 3).await;
     let table = format!("{keyspace}.readings");
     let mut cluster = Cluster::new(services, &name, binary);
-    for i in 0..3 {
-        cluster.start(i);
-    }
-    for i in 0..3 {
-        cluster.wait_ready(i).await;
-    }
+    cluster.start_workers(3).await;
     let (code, body) = send(
         reqwest::Method::POST,
         &format!("{}/connectors", cluster.url(0)),

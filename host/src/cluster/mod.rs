@@ -60,6 +60,12 @@ pub struct View {
     pub restarts: Vec<(String, Vec<u32>)>,
     /// Task states as each worker reported them: (connector, task) → worker → status.
     pub statuses: HashMap<(String, u32), BTreeMap<String, TaskStatusRecord>>,
+    /// Each connector's active topics, as the workers running its tasks reported them.
+    pub topics: BTreeMap<String, std::collections::BTreeSet<String>>,
+    /// The active-topic records by key: (connector, topic).
+    topic_keys: HashMap<Vec<u8>, (String, String)>,
+    /// Topic resets read since this worker started, not yet carried out.
+    pub topic_resets: Vec<String>,
 }
 
 impl View {
@@ -97,6 +103,11 @@ impl View {
                 // Requests older than this worker were carried out (or not) by their workers then.
                 if offset >= live_from {
                     self.restarts.push((name, tasks));
+                }
+            }
+            ConfigRecord::ResetTopics { name } => {
+                if offset >= live_from {
+                    self.topic_resets.push(name);
                 }
             }
             ConfigRecord::Other => {}
@@ -145,6 +156,8 @@ pub struct Cluster {
     changed: Notify,
     applied: watch::Sender<i64>,
     membership: Arc<Membership>,
+    /// The (connector, topic) pairs this worker reported as active.
+    published_topics: Mutex<std::collections::HashSet<(String, String)>>,
     /// Plugins uploaded to the cluster: written here by the plugin topic's reader.
     plugin_dir: PathBuf,
     plugin_producer: FutureProducer,
@@ -191,6 +204,7 @@ impl Cluster {
             changed: Notify::new(),
             applied: watch::channel(0).0,
             membership: Arc::default(),
+            published_topics: Mutex::default(),
             plugin_dir: plugin_dir(&worker),
             plugin_producer,
             plugins_read: watch::channel(0).0,
@@ -289,16 +303,7 @@ impl Cluster {
     async fn read_config_topic(self: &Arc<Self>, worker: &WorkerConfig) -> Result<i64, String> {
         let topic = self.settings.config_topic.clone();
         let consumer = reader(worker, &format!("{}-config-reader", self.settings.group_id))?;
-        let (consumer, end) = tokio::task::spawn_blocking(move || {
-            let end =
-                consumer.fetch_watermarks(&topic, 0, KAFKA_TIMEOUT).map_err(|e| format!("reading {topic}: {e}"))?.1;
-            let mut list = TopicPartitionList::new();
-            list.add_partition_offset(&topic, 0, Offset::Beginning).map_err(|e| e.to_string())?;
-            consumer.assign(&list).map_err(|e| format!("reading {topic}: {e}"))?;
-            Ok::<_, String>((consumer, end))
-        })
-        .await
-        .map_err(|e| e.to_string())??;
+        let (consumer, end) = from_the_beginning(consumer, topic).await?;
         let cluster = self.clone();
         std::thread::Builder::new()
             .name("cluster-config".into())
@@ -381,16 +386,7 @@ impl Cluster {
             )
             .create()
             .map_err(|e| format!("cannot create a Kafka consumer: {e}"))?;
-        let (consumer, end) = tokio::task::spawn_blocking(move || {
-            let end =
-                consumer.fetch_watermarks(&topic, 0, KAFKA_TIMEOUT).map_err(|e| format!("reading {topic}: {e}"))?.1;
-            let mut list = TopicPartitionList::new();
-            list.add_partition_offset(&topic, 0, Offset::Beginning).map_err(|e| e.to_string())?;
-            consumer.assign(&list).map_err(|e| format!("reading {topic}: {e}"))?;
-            Ok::<_, String>((consumer, end))
-        })
-        .await
-        .map_err(|e| e.to_string())??;
+        let (consumer, end) = from_the_beginning(consumer, topic).await?;
         let cluster = self.clone();
         std::thread::Builder::new()
             .name("cluster-plugins".into())
@@ -443,9 +439,17 @@ impl Cluster {
                 while !cluster.stop.is_cancelled() {
                     let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) else { continue };
                     let Some(key) = message.key() else { continue };
-                    let Some((task, status)) = records::decode_task_status(key, message.payload()) else { continue };
                     let mut view = cluster.lock();
-                    view.statuses.entry(task).or_default().insert(status.worker_id.clone(), status);
+                    if let Some((task, status)) = records::decode_task_status(key, message.payload()) {
+                        view.statuses.entry(task).or_default().insert(status.worker_id.clone(), status);
+                    } else if let Some(topic) = message.payload().and_then(|v| records::decode_topic(key, v)) {
+                        view.topics.entry(topic.0.clone()).or_default().insert(topic.1.clone());
+                        view.topic_keys.insert(key.to_vec(), topic);
+                    } else if message.payload().is_none()
+                        && let Some((connector, topic)) = view.topic_keys.remove(key)
+                    {
+                        view.topics.entry(connector).or_default().remove(&topic);
+                    }
                     drop(view);
                     cluster.changed.notify_one();
                 }
@@ -522,9 +526,14 @@ impl Cluster {
                 let mut view = self.lock();
                 let copy = view.clone();
                 view.restarts.clear();
+                view.topic_resets.clear();
                 copy
             };
             herder.reconcile_cluster(&view, &self.worker_id).await;
+            for name in &view.topic_resets {
+                herder.reset_local_topics(name).await;
+                lock_set(&self.published_topics).retain(|(c, _)| c != name);
+            }
             self.applied.send_replace(view.position);
         }
     }
@@ -584,6 +593,38 @@ impl Cluster {
         }
     }
 
+    /// Forgets a connector's active topics everywhere: its records leave the status topic, and
+    /// every worker forgets what its own tasks consumed.
+    pub async fn reset_topics(&self, name: &str) -> Result<(), String> {
+        let topics = self.lock().topics.get(name).cloned().unwrap_or_default();
+        for topic in topics {
+            let key = records::topic_key(&topic, name);
+            let out = FutureRecord::<String, [u8]>::to(&self.settings.status_topic).key(&key);
+            self.producer.send(out, KAFKA_TIMEOUT).await.map_err(|(e, _)| format!("resetting {topic}: {e}"))?;
+        }
+        self.submit(&[ConfigRecord::ResetTopics { name: name.to_string() }]).await
+    }
+
+    /// Reports the topics this worker's tasks consumed, once each (Connect's topic tracking).
+    async fn publish_topics(&self, herder: &Herder) {
+        for (name, id, report) in herder.reports().await {
+            for topic in report.topics() {
+                let pair = (name.clone(), topic);
+                if lock_set(&self.published_topics).contains(&pair) {
+                    continue;
+                }
+                let (key, value) = records::topic_record(&pair.1, &name, id, chrono::Utc::now().timestamp_millis());
+                let out = FutureRecord::to(&self.settings.status_topic).key(&key).payload(&value);
+                match self.producer.send(out, KAFKA_TIMEOUT).await {
+                    Ok(_) => {
+                        lock_set(&self.published_topics).insert(pair);
+                    }
+                    Err((e, _)) => warn!(error = %e, "reporting an active topic"),
+                }
+            }
+        }
+    }
+
     /// Reports the states of this worker's tasks to the status topic as they change.
     async fn publish_statuses(self: Arc<Self>, herder: Arc<Herder>) {
         let mut published: HashMap<(String, u32), TaskStatusRecord> = HashMap::new();
@@ -592,6 +633,7 @@ impl Cluster {
                 () = self.stop.cancelled() => return,
                 () = tokio::time::sleep(TICK / 2) => {}
             }
+            self.publish_topics(&herder).await;
             let generation = self.lock().assignment.epoch;
             for (name, id) in herder.local_tasks().await {
                 let Some(status) = herder.board().task(&name, id).filter(|s| s.worker_id.is_none()) else { continue };
@@ -619,6 +661,10 @@ impl Cluster {
     }
 }
 
+fn lock_set<T>(set: &Mutex<std::collections::HashSet<T>>) -> MutexGuard<'_, std::collections::HashSet<T>> {
+    set.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 fn lock_members(membership: &Membership) -> MutexGuard<'_, Option<Vec<String>>> {
     membership.members.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -630,6 +676,20 @@ pub fn plugin_dir(worker: &WorkerConfig) -> PathBuf {
     let safe: String =
         group.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
     worker.wasm.cache_dir.join("cluster-plugins").join(safe)
+}
+
+/// Assigns partition 0 of `topic` from its beginning; returns the consumer and the end offset
+/// the partition had.
+async fn from_the_beginning(consumer: BaseConsumer, topic: String) -> Result<(BaseConsumer, i64), String> {
+    tokio::task::spawn_blocking(move || {
+        let end = consumer.fetch_watermarks(&topic, 0, KAFKA_TIMEOUT).map_err(|e| format!("reading {topic}: {e}"))?.1;
+        let mut list = TopicPartitionList::new();
+        list.add_partition_offset(&topic, 0, Offset::Beginning).map_err(|e| e.to_string())?;
+        consumer.assign(&list).map_err(|e| format!("reading {topic}: {e}"))?;
+        Ok((consumer, end))
+    })
+    .await
+    .map_err(|e| e.to_string())?
 }
 
 /// A consumer that reads a topic by assignment (no group membership, nothing committed).

@@ -21,6 +21,8 @@ const LEADER: &str = "spillway-leader";
 const ASSIGNMENT: &str = "spillway-assignment";
 const RESTART: &str = "spillway-restart-";
 const TASK_STATUS: &str = "status-task-";
+const TOPIC: &str = "topic-";
+const RESET_TOPICS: &str = "spillway-reset-topics-";
 
 /// Which worker runs what, as the leader decided it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +71,8 @@ pub enum ConfigRecord {
     Assignment(Assignment),
     /// Restart these tasks of a connector (wherever they run).
     Restart { name: String, tasks: Vec<u32> },
+    /// Forget the connector's active topics (every worker, for its own tasks).
+    ResetTopics { name: String },
     /// A key this version does not use (Connect's `task-*` and `commit-*`, say): skipped.
     Other,
 }
@@ -96,6 +100,7 @@ impl ConfigRecord {
             Self::Leader { worker_id } => (LEADER.to_string(), Some(json!({ "worker_id": worker_id }))),
             Self::Assignment(a) => (ASSIGNMENT.to_string(), Some(json!(a))),
             Self::Restart { name, tasks } => (format!("{RESTART}{name}"), Some(json!({ "tasks": tasks }))),
+            Self::ResetTopics { name } => (format!("{RESET_TOPICS}{name}"), Some(json!({}))),
             Self::Other => (String::new(), None),
         };
         (key, value.map(|v| serde_json::to_vec(&v).expect("JSON values serialize")))
@@ -145,6 +150,9 @@ impl ConfigRecord {
             let value = value.ok_or_else(|| bad("no value"))?;
             return serde_json::from_value(value).map(Self::Assignment).map_err(|e| bad(&e.to_string()));
         }
+        if let Some(name) = key.strip_prefix(RESET_TOPICS) {
+            return Ok(Self::ResetTopics { name: name.to_string() });
+        }
         if let Some(name) = key.strip_prefix(RESTART) {
             let tasks = value
                 .as_ref()
@@ -175,6 +183,25 @@ pub struct TaskStatusRecord {
 /// The key of a task's status record.
 pub fn task_status_key(connector: &str, task: u32) -> String {
     format!("{TASK_STATUS}{connector}-{task}")
+}
+
+/// A connector's active topic as Connect records it in the status topic:
+/// `topic-<topic>-<connector>` → `{"topic": {"name", "connector", "task", "discoverTimestamp"}}`.
+pub fn topic_record(topic: &str, connector: &str, task: u32, now_ms: i64) -> (String, Vec<u8>) {
+    let value = json!({"topic": {"name": topic, "connector": connector, "task": format!("{connector}-{task}"), "discoverTimestamp": now_ms}});
+    (format!("{TOPIC}{topic}-{connector}"), serde_json::to_vec(&value).expect("JSON values serialize"))
+}
+
+/// The key of an active-topic record.
+pub fn topic_key(topic: &str, connector: &str) -> String {
+    format!("{TOPIC}{topic}-{connector}")
+}
+
+/// Reads an active-topic record's value: (connector, topic).
+pub fn decode_topic(key: &[u8], value: &[u8]) -> Option<(String, String)> {
+    key.starts_with(TOPIC.as_bytes()).then_some(())?;
+    let v: Value = serde_json::from_slice(value).ok()?;
+    Some((v["topic"]["connector"].as_str()?.to_string(), v["topic"]["name"].as_str()?.to_string()))
 }
 
 /// Reads a status record: `((connector, task), status)` for a task's; `None` for any other key
@@ -210,6 +237,7 @@ mod tests {
         assert_eq!((a.owned("c", "w1"), a.owner("c", 1)), (vec![0, 2], Some("w2")));
         round_trip(ConfigRecord::Assignment(a));
         round_trip(ConfigRecord::Restart { name: "c".into(), tasks: vec![0, 3] });
+        round_trip(ConfigRecord::ResetTopics { name: "c".into() });
     }
 
     #[test]
@@ -226,6 +254,14 @@ mod tests {
         assert_eq!(ConfigRecord::decode(b"commit-c", Some(br#"{"tasks":2}"#)).unwrap(), ConfigRecord::Other);
         let broken = ConfigRecord::decode(b"target-state-c", Some(br#"{"state":"DANCING"}"#)).unwrap_err();
         assert!(broken.contains("DANCING"), "{broken}");
+    }
+
+    #[test]
+    fn active_topics_are_connects_records() {
+        let (key, value) = topic_record("orders-eu", "my-sink", 1, 5);
+        assert_eq!(key, topic_key("orders-eu", "my-sink"));
+        assert_eq!(decode_topic(key.as_bytes(), &value), Some(("my-sink".into(), "orders-eu".into())));
+        assert_eq!(decode_topic(b"status-task-x-0", &value), None);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::standalone::StartError;
 use super::status::StatusBoard;
 use crate::cluster::Cluster;
 use crate::config::WorkerConfig;
-use crate::rest::{self, RestState};
+use crate::rest::RestState;
 use crate::wasm::Registry;
 use crate::wasm::pool::off_runtime;
 
@@ -53,15 +53,12 @@ impl Distributed {
             .map_err(StartError::Plugins)?;
         let shutdown = CancellationToken::new();
         let herder = Herder::new(worker.clone(), registry, Arc::new(StatusBoard::default()), shutdown.child_token());
-        let addr = worker.listeners[0];
-        let listener =
-            tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
-        let rest_addr = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;
+        let (listener, rest_addr) = super::standalone::bind(&worker).await?;
         let host = match cluster_settings.advertised_host {
             Some(host) => host,
             None if rest_addr.ip().is_unspecified() => {
                 let host = local_hostname();
-                warn!(%host, "listening on every interface: other workers will reach this one as '{host}' (set rest.advertised.host.name)");
+                warn!(%host, "listening on every interface: this worker is known to the cluster as '{host}' (set rest.advertised.host.name)");
                 host
             }
             None => rest_addr.ip().to_string(),
@@ -71,13 +68,7 @@ impl Distributed {
             .await
             .map_err(StartError::Cluster)?;
         let state = RestState::new(herder.clone(), worker_id.clone()).lookup_kafka_cluster_id(&worker);
-        let (rest_shutdown, security) = (shutdown.clone(), worker.rest_security.clone());
-        let mut rest = JoinSet::new();
-        rest.spawn(async move {
-            if let Err(error) = rest::security::serve(listener, rest::router(state), &security, rest_shutdown).await {
-                warn!(%error, "REST server stopped");
-            }
-        });
+        let rest = super::standalone::serve(listener, state, &worker, &shutdown);
         let scheme = if worker.rest_security.is_https() { "https" } else { "http" };
         info!(rest = %format!("{scheme}://{rest_addr}"), %worker_id, group = %cluster_settings.group_id, "distributed worker started");
         Ok(Self { rest_addr, herder, cluster, shutdown, rest })

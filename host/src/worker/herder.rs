@@ -667,6 +667,9 @@ impl Herder {
         let connectors = self.connectors.lock().await;
         let entry = connectors.get(name).ok_or_else(|| not_found(name))?;
         let mut topics: Vec<String> = entry.reports.values().flat_map(|r| r.topics()).collect();
+        if let Some(cluster) = self.cluster.get() {
+            topics.extend(cluster.view().topics.get(name).into_iter().flatten().cloned());
+        }
         topics.sort();
         topics.dedup();
         Ok(topics)
@@ -674,10 +677,23 @@ impl Herder {
 
     /// Forgets the active topics.
     pub async fn reset_active_topics(&self, name: &str) -> Result<(), HerderError> {
-        let connectors = self.connectors.lock().await;
-        let entry = connectors.get(name).ok_or_else(|| not_found(name))?;
-        entry.reports.values().for_each(|r| r.reset_topics());
+        if let Some(cluster) = self.cluster.get() {
+            self.require_in_cluster(cluster, name).await?;
+            return cluster.reset_topics(name).await.map_err(HerderError::Internal);
+        }
+        if !self.connectors.lock().await.contains_key(name) {
+            return Err(not_found(name));
+        }
+        self.reset_local_topics(name).await;
         Ok(())
+    }
+
+    /// Forgets what this worker's tasks of the connector consumed.
+    pub async fn reset_local_topics(&self, name: &str) {
+        let connectors = self.connectors.lock().await;
+        if let Some(entry) = connectors.get(name) {
+            entry.reports.values().for_each(|r| r.reset_topics());
+        }
     }
 
     /// Every task's counters: (connector, task id, report).

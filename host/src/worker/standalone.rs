@@ -76,18 +76,9 @@ impl Standalone {
             }
             names.push(name);
         }
-        let addr = worker.listeners[0];
-        let listener =
-            tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
-        let rest_addr = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;
+        let (listener, rest_addr) = bind(&worker).await?;
         let state = RestState::new(herder.clone(), rest_addr.to_string()).lookup_kafka_cluster_id(&worker);
-        let (rest_shutdown, security) = (shutdown.clone(), worker.rest_security.clone());
-        let mut rest = JoinSet::new();
-        rest.spawn(async move {
-            if let Err(error) = rest::security::serve(listener, rest::router(state), &security, rest_shutdown).await {
-                warn!(%error, "REST server stopped");
-            }
-        });
+        let rest = serve(listener, state, &worker, &shutdown);
         let scheme = if worker.rest_security.is_https() { "https" } else { "http" };
         info!(rest = %format!("{scheme}://{rest_addr}"), auth = worker.rest_security.requires_credentials(), "standalone worker started");
         for settings in connectors {
@@ -127,6 +118,31 @@ impl Standalone {
         while self.rest.join_next().await.is_some() {}
         info!("standalone worker stopped");
     }
+}
+
+/// Opens the worker's REST listener: (listener, the address it is bound to).
+pub(super) async fn bind(worker: &WorkerConfig) -> Result<(tokio::net::TcpListener, SocketAddr), StartError> {
+    let addr = worker.listeners[0];
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
+    let bound = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;
+    Ok((listener, bound))
+}
+
+/// Serves the REST API on `listener` (with the worker's TLS and basic auth) until `shutdown`.
+pub(super) fn serve(
+    listener: tokio::net::TcpListener,
+    state: RestState,
+    worker: &WorkerConfig,
+    shutdown: &CancellationToken,
+) -> JoinSet<()> {
+    let (rest_shutdown, security) = (shutdown.clone(), worker.rest_security.clone());
+    let mut rest = JoinSet::new();
+    rest.spawn(async move {
+        if let Err(error) = rest::security::serve(listener, rest::router(state), &security, rest_shutdown).await {
+            warn!(%error, "REST server stopped");
+        }
+    });
+    rest
 }
 
 /// Runs standalone mode until `shutdown` fires.
