@@ -154,6 +154,8 @@ async fn a_rolling_restart_under_load_loses_nothing() {
         services.produce(&topic, (produced..produced + BATCH).map(iot::record)).await;
         produced += BATCH;
         let port = cluster.stop(i);
+        let log = std::fs::read_to_string(cluster.dir.join(format!("worker-{i}.log"))).expect("worker log");
+        assert_eq!(log.matches("left the cluster").count(), 1, "a stopped worker leaves the group before it exits");
         // Records keep arriving while the worker is away.
         services.produce(&topic, (produced..produced + BATCH).map(iot::record)).await;
         produced += BATCH;

@@ -156,6 +156,8 @@ pub struct Cluster {
     changed: Notify,
     applied: watch::Sender<i64>,
     membership: Arc<Membership>,
+    /// The thread holding the group membership; joined on [`Self::leave`].
+    member: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// The (connector, topic) pairs this worker reported as active.
     published_topics: Mutex<std::collections::HashSet<(String, String)>>,
     /// Plugins uploaded to the cluster: written here by the plugin topic's reader.
@@ -204,6 +206,7 @@ impl Cluster {
             changed: Notify::new(),
             applied: watch::channel(0).0,
             membership: Arc::default(),
+            member: Mutex::default(),
             published_topics: Mutex::default(),
             plugin_dir: plugin_dir(&worker),
             plugin_producer,
@@ -477,7 +480,7 @@ impl Cluster {
             .subscribe(&[self.settings.config_topic.as_str()])
             .map_err(|e| format!("cannot join the group {}: {e}", self.settings.group_id))?;
         let cluster = self.clone();
-        std::thread::Builder::new()
+        let member = std::thread::Builder::new()
             .name("cluster-member".into())
             .spawn(move || {
                 let mut listed = Instant::now() - Duration::from_secs(60);
@@ -510,7 +513,18 @@ impl Cluster {
                 info!("left the cluster");
             })
             .map_err(|e| e.to_string())?;
+        *self.member.lock().unwrap_or_else(PoisonError::into_inner) = Some(member);
         Ok(())
+    }
+
+    /// Stops following the cluster and leaves the group, waiting until the coordinator was told,
+    /// so the leader moves this worker's tasks at once (call after they stopped).
+    pub async fn leave(&self) {
+        self.stop.cancel();
+        let member = self.member.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(member) = member {
+            let _ = tokio::task::spawn_blocking(move || member.join()).await;
+        }
     }
 
     /// Applies the view to this worker's connectors whenever it changes (and every tick, for

@@ -93,6 +93,7 @@ impl Distributed {
     /// once) and stops REST.
     pub async fn stop(mut self) {
         self.herder.shutdown().await;
+        self.cluster.leave().await;
         self.shutdown.cancel();
         while self.rest.join_next().await.is_some() {}
         info!("distributed worker stopped");
