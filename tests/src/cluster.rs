@@ -134,13 +134,25 @@ impl Cluster {
         self.workers[i].take().expect("started").1
     }
 
-    /// Waits until worker `i` answers REST.
-    pub async fn wait_ready(&self, i: usize) {
+    /// Waits until worker `i` answers REST; fails at once, with its log, if it exited instead.
+    pub async fn wait_ready(&mut self, i: usize) {
         let url = format!("{}/connectors", self.url(i));
-        poll_until(DEADLINE, &format!("worker {i}'s REST API"), || async {
-            reqwest::get(&url).await.ok().filter(|r| r.status().is_success()).map(|_| ())
-        })
-        .await;
+        let started = Instant::now();
+        loop {
+            if reqwest::get(&url).await.is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+            if let Some((_, child)) = self.workers[i].as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                let log = std::fs::read_to_string(self.dir.join(format!("worker-{i}.log"))).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(20).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                panic!("worker {i} exited ({status}) before its REST API answered; its log ends:\n{}", tail.join("\n"));
+            }
+            assert!(started.elapsed() < DEADLINE, "timed out after {DEADLINE:?} waiting for worker {i}'s REST API");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// The connector's task workers, once it has `count` tasks all in `state` (and, with `on`

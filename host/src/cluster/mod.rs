@@ -294,11 +294,9 @@ impl Cluster {
     /// decision (does this connector exist?) is made on the latest state.
     pub async fn catch_up(&self) -> Result<(), String> {
         let (producer, topic) = (self.producer.clone(), self.settings.config_topic.clone());
-        let end = tokio::task::spawn_blocking(move || producer.client().fetch_watermarks(&topic, 0, KAFKA_TIMEOUT))
+        let end = tokio::task::spawn_blocking(move || end_offset(producer.client(), &topic))
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("reading the end of {}: {e}", self.settings.config_topic))?
-            .1;
+            .map_err(|e| e.to_string())??;
         self.wait_applied(end).await
     }
 
@@ -430,8 +428,15 @@ impl Cluster {
     fn read_status_topic(self: &Arc<Self>, worker: &WorkerConfig) -> Result<(), String> {
         let topic = self.settings.status_topic.clone();
         let consumer = reader(worker, &format!("{}-status-reader", self.settings.group_id))?;
+        // An existing topic keeps its own partition count, whatever status.storage.partitions says.
+        let partitions = consumer
+            .fetch_metadata(Some(&topic), Duration::from_secs(5))
+            .ok()
+            .and_then(|m| m.topics().first().map(|t| t.partitions().len() as i32))
+            .filter(|n| *n > 0)
+            .unwrap_or(self.settings.status_partitions);
         let mut list = TopicPartitionList::new();
-        for p in 0..self.settings.status_partitions {
+        for p in 0..partitions {
             list.add_partition_offset(&topic, p, Offset::Beginning).map_err(|e| e.to_string())?;
         }
         consumer.assign(&list).map_err(|e| format!("reading {topic}: {e}"))?;
@@ -546,7 +551,7 @@ impl Cluster {
             herder.reconcile_cluster(&view, &self.worker_id).await;
             for name in &view.topic_resets {
                 herder.reset_local_topics(name).await;
-                lock_set(&self.published_topics).retain(|(c, _)| c != name);
+                self.forget_topics(name).await;
             }
             self.applied.send_replace(view.position);
         }
@@ -617,6 +622,24 @@ impl Cluster {
             self.producer.send(out, KAFKA_TIMEOUT).await.map_err(|(e, _)| format!("resetting {topic}: {e}"))?;
         }
         self.submit(&[ConfigRecord::ResetTopics { name: name.to_string() }]).await
+    }
+
+    /// Removes the active-topic records this worker wrote for `name` (one it wrote just before the
+    /// reset reached it would otherwise outlive the reset).
+    async fn forget_topics(&self, name: &str) {
+        let mine: Vec<(String, String)> = {
+            let mut published = lock_set(&self.published_topics);
+            let mine = published.iter().filter(|(c, _)| c == name).cloned().collect();
+            published.retain(|(c, _)| c != name);
+            mine
+        };
+        for (connector, topic) in mine {
+            let key = records::topic_key(&topic, &connector);
+            let out = FutureRecord::<String, [u8]>::to(&self.settings.status_topic).key(&key);
+            if let Err((e, _)) = self.producer.send(out, KAFKA_TIMEOUT).await {
+                warn!(error = %e, "removing an active topic");
+            }
+        }
     }
 
     /// Reports the topics this worker's tasks consumed, once each (Connect's topic tracking).
@@ -692,11 +715,27 @@ pub fn plugin_dir(worker: &WorkerConfig) -> PathBuf {
     worker.wasm.cache_dir.join("cluster-plugins").join(safe)
 }
 
+/// The end offset of partition 0 of `topic`. Errors that pass (a topic just created whose leader
+/// is not known yet, a broker restarting) are retried for [`KAFKA_TIMEOUT`].
+fn end_offset<C: rdkafka::ClientContext>(client: &rdkafka::client::Client<C>, topic: &str) -> Result<i64, String> {
+    let deadline = Instant::now() + KAFKA_TIMEOUT;
+    loop {
+        match client.fetch_watermarks(topic, 0, Duration::from_secs(5)) {
+            Ok((_, end)) => return Ok(end),
+            Err(e) if Instant::now() < deadline => {
+                debug!(topic, error = %e, "reading the end of a topic; trying again");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => return Err(format!("reading the end of {topic}: {e}")),
+        }
+    }
+}
+
 /// Assigns partition 0 of `topic` from its beginning; returns the consumer and the end offset
 /// the partition had.
 async fn from_the_beginning(consumer: BaseConsumer, topic: String) -> Result<(BaseConsumer, i64), String> {
     tokio::task::spawn_blocking(move || {
-        let end = consumer.fetch_watermarks(&topic, 0, KAFKA_TIMEOUT).map_err(|e| format!("reading {topic}: {e}"))?.1;
+        let end = end_offset(consumer.client(), &topic)?;
         let mut list = TopicPartitionList::new();
         list.add_partition_offset(&topic, 0, Offset::Beginning).map_err(|e| e.to_string())?;
         consumer.assign(&list).map_err(|e| format!("reading {topic}: {e}"))?;

@@ -1,6 +1,10 @@
 //! The herder: the one owner of this worker's connectors. REST and the startup files go through it
 //! to create, reconfigure, pause, resume, stop, restart and delete connectors; it starts and stops
 //! their tasks, restarts failed ones with backoff, and keeps the status board true.
+//!
+//! In distributed mode a change is validated here and appended to the cluster's config topic
+//! instead; every worker's herder then reconciles with what the topic says
+//! ([`Herder::reconcile_cluster`]), running the tasks the leader assigned to it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
