@@ -176,8 +176,8 @@ impl std::fmt::Debug for Cluster {
 
 impl Cluster {
     /// Joins the cluster: checks the internal topics, reads the config topic to its end, joins the
-    /// group, and starts the loops that run this worker's share. `worker_id` is the address other
-    /// workers and clients reach this worker's REST API at.
+    /// group, and starts the loops that run this worker's share. `worker_id` is this worker's name in
+    /// the cluster: the address clients reach its REST API at.
     pub async fn join(
         worker: Arc<WorkerConfig>,
         herder: Arc<Herder>,

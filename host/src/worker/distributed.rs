@@ -15,8 +15,6 @@ use super::status::StatusBoard;
 use crate::cluster::Cluster;
 use crate::config::WorkerConfig;
 use crate::rest::RestState;
-use crate::wasm::Registry;
-use crate::wasm::pool::off_runtime;
 
 /// A running distributed worker.
 #[derive(Debug)]
@@ -46,11 +44,7 @@ impl Distributed {
             .map_err(|e| StartError::Plugins(format!("cannot create {}: {e}", plugins.display())))?;
         worker.wasm.plugin_path.push(plugins);
         let worker = Arc::new(worker);
-        let wasm = worker.wasm.clone();
-        let registry = off_runtime(move || Registry::open(&wasm))
-            .await
-            .map_err(StartError::Plugins)?
-            .map_err(StartError::Plugins)?;
+        let registry = super::standalone::open_registry(&worker).await?;
         let shutdown = CancellationToken::new();
         let herder = Herder::new(worker.clone(), registry, Arc::new(StatusBoard::default()), shutdown.child_token());
         let (listener, rest_addr) = super::standalone::bind(&worker).await?;

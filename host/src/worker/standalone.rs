@@ -56,12 +56,7 @@ impl Standalone {
             warn!("{warning}");
         }
         let worker = Arc::new(worker);
-        // Loading plugins runs guest code: off the async runtime's threads.
-        let wasm = worker.wasm.clone();
-        let registry = off_runtime(move || Registry::open(&wasm))
-            .await
-            .map_err(StartError::Plugins)?
-            .map_err(StartError::Plugins)?;
+        let registry = open_registry(&worker).await?;
         let board = Arc::new(StatusBoard::default());
         let shutdown = CancellationToken::new();
         let herder = Herder::new(worker.clone(), registry.clone(), board, shutdown.child_token());
@@ -118,6 +113,13 @@ impl Standalone {
         while self.rest.join_next().await.is_some() {}
         info!("standalone worker stopped");
     }
+}
+
+/// Opens the worker's plugin registry. Loading plugins runs guest code: off the async runtime's
+/// threads.
+pub(super) async fn open_registry(worker: &WorkerConfig) -> Result<Arc<Registry>, StartError> {
+    let wasm = worker.wasm.clone();
+    off_runtime(move || Registry::open(&wasm)).await.map_err(StartError::Plugins)?.map_err(StartError::Plugins)
 }
 
 /// Opens the worker's REST listener: (listener, the address it is bound to).
