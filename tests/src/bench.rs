@@ -386,10 +386,16 @@ pub async fn run(
         eprintln!("ceiling, batched, per-row write times: {:.0} rows/s", m.rate());
         m
     };
-    // Warm Cassandra's JIT first (a freshly started JVM is slower for its first million writes).
+    // Warm up first, unreported: a full ceiling run, then a full Spillway run. A JVM is slower for
+    // its first million or so writes, and the first run of each writer paid for its own cold start:
+    // with only a 300 k-row ceiling warm-up, the first measured run — always Spillway's — was the
+    // slowest of every session (Cassandra spent 20–27 CPU s per million rows there against 14–17
+    // in every later run, whoever wrote).
     fresh_table(&session, &table).await;
-    let warm = ceiling(&session, &table, count.min(300_000), concurrency / 8, CeilingMode::Batches).await;
-    eprintln!("warm-up: {:.0} rows/s (not reported)", warm.rate());
+    let warm = ceiling(&session, &table, count, concurrency / 8, CeilingMode::BatchesWithWriteTimes).await;
+    eprintln!("warm-up, ceiling: {:.0} rows/s (not reported)", warm.rate());
+    let warm = spillway_run(0).await;
+    eprintln!("warm-up, spillway: {:.0} rows/s (not reported)", warm.rate());
     let (mut sinks, mut ceilings) = (Vec::new(), Vec::new());
     for round in 0..rounds.max(1) {
         sinks.push(spillway_run(2 * round + 1).await);

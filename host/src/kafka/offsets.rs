@@ -5,7 +5,7 @@
 //! one past the highest seen when nothing is pending: every record below it is done, so committing
 //! it never loses a record, whatever order acknowledgements arrive in.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
@@ -39,8 +39,20 @@ impl Partition {
         self.next_after_seen = Some(self.next_after_seen.map_or(offset + 1, |n| n.max(offset + 1)));
     }
 
+    /// Where `offset` is in the window. Offsets read in order are consecutive, so the first guess —
+    /// its distance from the front — is almost always right; a gap (compacted or transactional
+    /// topics) falls back to a binary search.
+    fn position(&self, offset: i64) -> Option<usize> {
+        let front = self.window.front()?.0;
+        let guess = usize::try_from(offset.checked_sub(front)?).ok()?;
+        if self.window.get(guess).is_some_and(|(o, _)| *o == offset) {
+            return Some(guess);
+        }
+        self.window.binary_search_by_key(&offset, |(o, _)| *o).ok()
+    }
+
     fn ack(&mut self, offset: i64) {
-        if let Ok(at) = self.window.binary_search_by_key(&offset, |(o, _)| *o)
+        if let Some(at) = self.position(offset)
             && !self.window[at].1
         {
             self.window[at].1 = true;
@@ -59,7 +71,7 @@ impl Partition {
 /// Tracks pending and acknowledged offsets for every assigned partition.
 #[derive(Debug, Default)]
 pub struct Watermarks {
-    topics: HashMap<String, FxHashMap<i32, Partition>>,
+    topics: FxHashMap<String, FxHashMap<i32, Partition>>,
 }
 
 impl Watermarks {
@@ -181,6 +193,28 @@ mod tests {
         w.ack("t", 0, 3);
         assert_eq!(w.committable(), vec![(tp(0), 5)]);
         assert_eq!(w.in_flight(), 2);
+    }
+
+    #[test]
+    fn offsets_with_gaps_are_found_past_the_first_guess() {
+        // A compacted or transactional topic skips offsets: the distance from the front points at
+        // the wrong entry (or past the end), and the search must still find the right one.
+        let mut w = Watermarks::default();
+        for o in [100, 101, 105, 106, 200] {
+            w.track("t", 0, o);
+        }
+        w.ack("t", 0, 105);
+        w.ack("t", 0, 200);
+        w.ack("t", 0, 99);
+        w.ack("t", 0, 150);
+        assert_eq!(w.in_flight(), 3, "only tracked offsets are acknowledged");
+        assert_eq!(w.committable(), vec![(tp(0), 100)]);
+        w.ack("t", 0, 100);
+        w.ack("t", 0, 101);
+        assert_eq!(w.committable(), vec![(tp(0), 106)]);
+        w.ack("t", 0, 106);
+        assert_eq!(w.committable(), vec![(tp(0), 201)]);
+        assert_eq!(w.in_flight(), 0);
     }
 
     #[test]

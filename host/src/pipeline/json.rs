@@ -66,6 +66,15 @@ impl<'a> Doc<'a> {
     /// Indexes JSON bytes: objects by field, anything else kept raw. Malformed JSON is an error.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, String> {
         let text = std::str::from_utf8(bytes).map_err(|e| format!("malformed JSON: not UTF-8: {e}"))?;
+        if text.trim_start_matches([' ', '\n', '\r', '\t']).starts_with('{') {
+            // One pass: each field's value is validated as it is captured, then nothing may follow.
+            let mut de = serde_json::Deserializer::from_str(text);
+            let fields = IndexObject
+                .deserialize(&mut de)
+                .and_then(|fields| de.end().map(|()| fields))
+                .map_err(|e| format!("malformed JSON: {e}"))?;
+            return Ok(Self::Object(fields));
+        }
         Self::from_raw(serde_json::from_str::<&RawValue>(text).map_err(|e| format!("malformed JSON: {e}"))?)
     }
 
@@ -222,6 +231,10 @@ mod tests {
     fn malformed_json_is_an_error_and_scalars_stay_raw() {
         assert!(Doc::parse(b"{\"a\": ").unwrap_err().contains("malformed JSON"));
         assert!(Doc::parse(b"{\"a\": 1} trailing").unwrap_err().contains("malformed JSON"));
+        assert!(Doc::parse(b"{\"a\": 1}}").unwrap_err().contains("malformed JSON"));
+        assert!(Doc::parse(b"{\"a\": [1,]}").unwrap_err().contains("malformed JSON"));
+        assert!(Doc::parse(b"{\"a\": 01}").unwrap_err().contains("malformed JSON"));
+        assert!(matches!(Doc::parse(b" \n{\"a\": 1} \n").unwrap(), Doc::Object(ref f) if f.len() == 1));
         assert!(Doc::parse(&[0xff]).unwrap_err().contains("UTF-8"));
         let doc = Doc::parse(b"\"just text\"").unwrap();
         assert_eq!(doc.get(&[]).unwrap().unwrap().as_string().unwrap(), "just text");

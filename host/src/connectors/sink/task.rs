@@ -746,8 +746,7 @@ impl SinkTask {
     }
 }
 
-/// Connects, retrying with backoff while Cassandra is unreachable. `None` when shut down first.
-/// Connects, retrying while Cassandra is unreachable; `None` when `shutdown` came first.
+/// Connects, retrying with backoff while Cassandra is unreachable; `None` when `shutdown` came first.
 pub(crate) async fn connect_with_retry(
     connection: &cassandra::ConnectionSettings,
     task: &str,
