@@ -28,7 +28,7 @@ test: up plugins ## unit tests, plugin runtime tests, end-to-end, fault and clus
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --lib --bins
 	$(CARGO) test --workspace --test plugins
-	cd plugins && host=$$(rustc -vV | sed -n 's/^host: //p') && $(CARGO) test --quiet -p connect-std -p connect-data -p cast --target $$host && $(CARGO) test --quiet -p avro-converter --target $$host
+	cd plugins && host=$$(rustc -vV | sed -n 's/^host: //p') && $(CARGO) test --quiet -p spillway-plugin-sdk -p connect-std -p connect-data -p cast --target $$host && $(CARGO) test --quiet -p avro-converter --target $$host
 	$(CARGO) test --workspace --test e2e
 	$(CARGO) test --workspace --test faults
 	$(CARGO) test --workspace --test cluster
@@ -40,7 +40,7 @@ test-unit: ## unit tests only (no services needed)
 test-plugins: plugins ## the plugin runtime against the plugins of plugins/ (hostile ones included; no services needed)
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --test plugins
-	cd plugins && host=$$(rustc -vV | sed -n 's/^host: //p') && $(CARGO) test --quiet -p connect-std -p connect-data -p cast --target $$host && $(CARGO) test --quiet -p avro-converter --target $$host
+	cd plugins && host=$$(rustc -vV | sed -n 's/^host: //p') && $(CARGO) test --quiet -p spillway-plugin-sdk -p connect-std -p connect-data -p cast --target $$host && $(CARGO) test --quiet -p avro-converter --target $$host
 
 test-e2e: up plugins ## end-to-end, fault and cluster tests only
 	$(CARGO) build --workspace --bins

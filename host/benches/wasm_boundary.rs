@@ -8,7 +8,9 @@
 //! - `JsonConverter`: Connect's JSON converter plugin (`plugins/std/json-converter`, schemas.enable=false)
 //!   reading each value into a typed value (the result crosses back into the host);
 //! - the 3-transform chain of Connect's transforms by class: ReplaceField$Value (rename) →
-//!   InsertField$Value (static field) → TimestampConverter$Value (epoch ms → formatted string).
+//!   InsertField$Value (static field) → TimestampConverter$Value (epoch ms → formatted string),
+//!   run as one `spillway.FusedSteps` call (one read and one write of the JSON), and again with one
+//!   call per step (without that plugin on the plugin path).
 //!
 //! "native" is the same work in host Rust: cloning the record for `keep`; for the edit, the SDK's
 //! own `Value` code (compiled natively) parsing, editing and serializing, then a new record; for
@@ -162,7 +164,7 @@ fn main() {
     let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist");
     assert!(dist.join("keep.wasm").exists(), "build the plugins first: make plugins");
     let settings = WasmSettings {
-        plugin_path: vec![dist],
+        plugin_path: vec![dist.clone()],
         cache_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm-cache"),
         ..WasmSettings::default()
     };
@@ -220,10 +222,26 @@ fn main() {
         ),
     ];
     let mut connect_chain = TransformChain::new(registry.clone(), &specs, "bench").expect("chain (make plugins)");
+    assert_eq!(connect_chain.stats().len(), 4, "the three steps run as one spillway.FusedSteps call");
+    // The same chain without `spillway.FusedSteps` on the plugin path: one call per step.
+    let unfused_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-plugins-unfused");
+    std::fs::create_dir_all(&unfused_dir).expect("a plugin directory");
+    for file in ["replace-field-value.wasm", "insert-field-value.wasm", "timestamp-converter-value.wasm"] {
+        std::fs::copy(dist.join(file), unfused_dir.join(file)).expect("make plugins");
+    }
+    let unfused_registry =
+        Registry::open(&WasmSettings { plugin_path: vec![unfused_dir], ..settings.clone() }).expect("plugin runtime");
+    let mut step_by_step = TransformChain::new(unfused_registry, &specs, "bench").expect("chain");
+    assert_eq!(step_by_step.stats().len(), 3, "no fused run");
     assert_eq!(
         json_of(&connect_chain.apply(input.clone())),
         json_of(&native_chain(input.clone())),
         "the chain and the native code must agree"
+    );
+    assert_eq!(
+        json_of(&step_by_step.apply(input.clone())),
+        json_of(&native_chain(input.clone())),
+        "the chain step by step and the native code must agree"
     );
 
     let rows = [
@@ -233,6 +251,10 @@ fn main() {
         (
             "Connect chain (3 transforms)",
             compare(&mut |r| connect_chain.apply(r).len(), &mut |r| native_chain(r).len(), &input),
+        ),
+        (
+            "  the same, one call per step",
+            compare(&mut |r| step_by_step.apply(r).len(), &mut |r| native_chain(r).len(), &input),
         ),
     ];
     let us = |d: Duration| d.as_secs_f64() * 1e6;

@@ -17,6 +17,7 @@ const SDK_LIB: &str = include_str!("../../plugins/sdk/rust/src/lib.rs");
 const SDK_GUEST: &str = include_str!("../../plugins/sdk/rust/src/guest.rs");
 const SDK_VALUE: &str = include_str!("../../plugins/sdk/rust/src/value.rs");
 const SDK_ARENA: &str = include_str!("../../plugins/sdk/rust/src/arena.rs");
+const SDK_RAW: &str = include_str!("../../plugins/sdk/rust/src/raw.rs");
 const WIT: &str = include_str!("../../wit/plugin.wit");
 
 /// Creates `dir/name`: a Rust transform that builds as is (`cargo build --release`), with the
@@ -51,6 +52,7 @@ pub fn plugin_new(name: &str, lang: &str, dir: &Path) -> Result<PathBuf, String>
         (root.join("spillway-plugin-sdk/src/guest.rs"), SDK_GUEST.to_string()),
         (root.join("spillway-plugin-sdk/src/value.rs"), SDK_VALUE.to_string()),
         (root.join("spillway-plugin-sdk/src/arena.rs"), SDK_ARENA.to_string()),
+        (root.join("spillway-plugin-sdk/src/raw.rs"), SDK_RAW.to_string()),
         (root.join("spillway-plugin-sdk/wit/plugin.wit"), WIT.to_string()),
     ];
     for (path, content) in files {

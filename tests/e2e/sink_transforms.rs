@@ -138,9 +138,21 @@ async fn records_routed_to_an_unmapped_topic_go_to_the_error_policy() {
 
 /// Kafka Connect's own transforms, by class name and by alias, on JsonConverter's schema envelope:
 /// ReplaceField renames and drops, InsertField adds a static field, TimestampConverter parses a
-/// formatted time, and each row matches its record field by field.
+/// formatted time, and each row matches its record field by field. JsonConverter's envelope: the
+/// steps run one by one (`spillway.FusedSteps`, on the plugin path, does not take envelopes and
+/// hands each record back to them).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_transforms_by_class_name_feed_the_sink() {
+    connect_transforms_feed_the_sink(true).await;
+}
+
+/// The same chain on schemaless JSON: the three steps run as one `spillway.FusedSteps` call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fused_connect_transforms_feed_the_sink() {
+    connect_transforms_feed_the_sink(false).await;
+}
+
+async fn connect_transforms_feed_the_sink(envelope: bool) {
     const N: u64 = 200;
     let services = Services::from_env();
     let (topic, keyspace, session) = setup(&services, 2).await;
@@ -159,13 +171,14 @@ async fn connect_transforms_by_class_name_feed_the_sink() {
             "sensor": reading["sensor_id"], "time": time_text(i), "temp": reading["temperature"],
             "site": reading["site"], "debug": "drop me",
         });
-        TestRecord::json(&format!("k{i}"), &serde_json::json!({"schema": schema, "payload": payload}))
+        let value = if envelope { serde_json::json!({"schema": schema, "payload": payload}) } else { payload };
+        TestRecord::json(&format!("k{i}"), &value)
     });
     services.produce(&topic, records).await;
 
     let worker = plugin_worker(
         &services,
-        &["replace-field-value.wasm", "insert-field-value.wasm", "timestamp-converter-value.wasm"],
+        &["replace-field-value.wasm", "insert-field-value.wasm", "timestamp-converter-value.wasm", "fused-steps.wasm"],
     );
     let name = unique_name("connect-smt");
     let connector = sink(
@@ -176,7 +189,7 @@ async fn connect_transforms_by_class_name_feed_the_sink() {
         "readings",
         &[
             ("value.converter", "org.apache.kafka.connect.json.JsonConverter"),
-            ("value.converter.schemas.enable", "true"),
+            ("value.converter.schemas.enable", if envelope { "true" } else { "false" }),
             ("transforms", "rename,stamp,time"),
             ("transforms.rename.type", "org.apache.kafka.connect.transforms.ReplaceField$Value"),
             ("transforms.rename.renames", "sensor:sensor_id,temp:temperature,time:ts"),

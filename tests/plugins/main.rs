@@ -447,6 +447,85 @@ fn predicates_choose_the_records_a_transform_applies_to() {
     assert!(err.contains("predicates.p.type"), "{err}");
 }
 
+/// Consecutive field edits of Connect's transforms run as one `spillway.FusedSteps` call when it is
+/// on the plugin path; every outcome and error is the one the steps give one by one (without it).
+#[test]
+fn fused_field_edits_give_what_the_steps_give_one_by_one() {
+    let steps = ["replace-field-value.wasm", "insert-field-value.wasm", "timestamp-converter-value.wasm"];
+    let with_fused = registry(&[&steps[..], &["fused-steps.wasm"]].concat());
+    let without = registry(&steps);
+    let step = |alias: &str, class: &str, config: &[(&str, &str)]| {
+        TransformSpec::new(
+            alias,
+            format!("org.apache.kafka.connect.transforms.{class}"),
+            config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        )
+    };
+    let specs = [
+        step("rename", "ReplaceField$Value", &[("renames", "temperature:temp_c"), ("exclude", "secret")]),
+        step(
+            "stamp",
+            "InsertField$Value",
+            &[("static.field", "source"), ("static.value", "spillway"), ("offset.field", "at")],
+        ),
+        step(
+            "time",
+            "TimestampConverter$Value",
+            &[("field", "ts"), ("target.type", "string"), ("format", "yyyy-MM-dd HH:mm:ss.SSS")],
+        ),
+    ];
+    let mut fused = TransformChain::new(with_fused, &specs, "test").expect("chain");
+    let mut one_by_one = TransformChain::new(without, &specs, "test").expect("chain");
+    let mut input = records(&[
+        r#"{"id":1,"ts":1700000000123,"temperature":21.50,"secret":"x","nested":{"a":[1, 2]}}"#,
+        r#" { "ts" : 0 , "temperature" : -1e3 , "name":"caf\u00e9" } "#,
+        r#"{"id":3,"temperature":20}"#,
+        r#"{"id":4,"ts":"not a time"}"#,
+        r#"{"schema":{"type":"struct","fields":[{"field":"ts","type":"int64"}]},"payload":{"ts":5}}"#,
+        r#"[1,2,3]"#,
+        r#"{"id":7,"ts":1700000000000"#,
+        r#"{"id":8,"id":9,"ts":null,"source":"old"}"#,
+        "tombstone",
+    ]);
+    input[8].value = None;
+    let (a, b) = (fused.apply(input.clone()), one_by_one.apply(input));
+    let view = |results: &[Result<Vec<SinkRecord>, TransformFailure>]| -> Vec<Result<Vec<serde_json::Value>, String>> {
+        results
+            .iter()
+            .map(|r| match r {
+                Ok(records) => Ok(records
+                    .iter()
+                    .map(|rec| {
+                        rec.value
+                            .as_deref()
+                            .map_or(serde_json::Value::Null, |v| serde_json::from_slice(v).expect("JSON"))
+                    })
+                    .collect()),
+                Err(f) => Err(format!("{} ({}): {}", f.alias, f.plugin, f.message)),
+            })
+            .collect()
+    };
+    let (a, b) = (view(&a), view(&b));
+    assert_eq!(a, b, "fused and one by one agree");
+    assert_eq!(
+        a[0],
+        Ok(vec![
+            serde_json::json!({"id": 1, "ts": "2023-11-14 22:13:20.123", "temp_c": 21.5, "nested": {"a": [1, 2]}, "source": "spillway", "at": 0})
+        ])
+    );
+    assert!(a[3].as_ref().is_err_and(|e| e.starts_with("time (") && e.contains("not a time")), "{:?}", a[3]);
+    assert!(a[6].as_ref().is_err_and(|e| e.starts_with("rename (")), "not JSON fails at the first step: {:?}", a[6]);
+    let stats = fused.stats();
+    let (alias, plugin, calls, _) = stats.last().expect("stats").clone();
+    assert_eq!(
+        (alias.as_str(), plugin.as_str(), calls),
+        ("rename+stamp+time", "spillway.FusedSteps@0.1.0", 1),
+        "{stats:?}"
+    );
+    assert_eq!(stats.len(), 4, "three steps and one fused run: {stats:?}");
+    assert_eq!(one_by_one.stats().len(), 3, "no fused run without the plugin");
+}
+
 /// `GET /connector-plugins?connectorsOnly=false` lists Connect's standard library by class and type,
 /// and `GET /connector-plugins/{class}/config` gives each one's keys from its self-description.
 #[tokio::test]

@@ -6,6 +6,12 @@
 //! step re-instantiates its plugin and bisects the batch until it has the offending records, which
 //! go to the error policy; every other record goes on. A replaced plugin file takes effect at the
 //! next batch.
+//!
+//! Two or more consecutive predicate-free `$Value` field edits of Connect's (`ReplaceField`,
+//! `InsertField`, `TimestampConverter` on a field) run as one call of `spillway.FusedSteps` when it
+//! is on the plugin path: one crossing, one read and one write of the JSON instead of one per step.
+//! A record it does not take (not a plain JSON object, or failed by a step) goes through the steps'
+//! own plugins, so outcomes and errors are theirs.
 
 use std::sync::Arc;
 
@@ -87,6 +93,23 @@ struct Step {
     predicate: Option<(Box<Step>, bool)>,
 }
 
+/// The plugin that runs consecutive field edits in one call.
+const FUSED: &str = "spillway.FusedSteps";
+
+/// The plugins (`name@version`) `spillway.FusedSteps` stands in for.
+const FUSABLE: [&str; 3] = [
+    "org.apache.kafka.connect.transforms.ReplaceField$Value@0.1.0",
+    "org.apache.kafka.connect.transforms.InsertField$Value@0.1.0",
+    "org.apache.kafka.connect.transforms.TimestampConverter$Value@0.1.0",
+];
+
+/// A run of consecutive steps that one `spillway.FusedSteps` call stands in for.
+struct Fused {
+    first: usize,
+    len: usize,
+    step: Step,
+}
+
 /// The transforms of one task.
 pub struct TransformChain {
     registry: Arc<Registry>,
@@ -94,6 +117,8 @@ pub struct TransformChain {
     /// Converter plugins (`key.converter` / `value.converter`), run before the transforms.
     converters: Vec<ConverterStep>,
     steps: Vec<Step>,
+    /// Runs of `steps` that go through one call.
+    fused: Vec<Fused>,
     task: String,
 }
 
@@ -173,7 +198,49 @@ impl TransformChain {
             }
             steps.push(step);
         }
-        Ok(Self { registry, generation, converters: Vec::new(), steps, task: task.to_string() })
+        let mut chain =
+            Self { registry, generation, converters: Vec::new(), steps, fused: Vec::new(), task: task.to_string() };
+        chain.fuse();
+        Ok(chain)
+    }
+
+    /// Finds the runs of steps `spillway.FusedSteps` can stand in for (none when it is not on the
+    /// plugin path, or does not accept a run's settings).
+    fn fuse(&mut self) {
+        self.fused.clear();
+        let Ok(plugin) = self.registry.resolve(FUSED, World::Transform) else { return };
+        let fusable = |s: &Step| s.predicate.is_none() && FUSABLE.contains(&s.plugin.id().as_str());
+        let mut first = 0;
+        while first < self.steps.len() {
+            let len = self.steps[first..].iter().take_while(|s| fusable(s)).count();
+            if len >= 2 {
+                let run = &self.steps[first..first + len];
+                let mut config =
+                    vec![("steps".to_string(), (0..len).map(|k| format!("s{k}")).collect::<Vec<_>>().join(","))];
+                for (k, step) in run.iter().enumerate() {
+                    config.push((format!("s{k}.type"), step.plugin.descriptor.name.clone()));
+                    config.extend(step.config.iter().map(|(key, v)| (format!("s{k}.{key}"), v.clone())));
+                }
+                let alias = run.iter().map(|s| s.alias.as_str()).collect::<Vec<_>>().join("+");
+                match Instance::new(&plugin, &config) {
+                    Ok(_) => {
+                        info!(task = %self.task, transforms = %alias, "these steps run as one call of {FUSED}");
+                        let step = Step::new(
+                            format!("transforms.{alias}."),
+                            alias,
+                            FUSED,
+                            &config,
+                            (plugin.clone(), config.clone()),
+                        );
+                        self.fused.push(Fused { first, len, step });
+                    }
+                    Err(e) => {
+                        info!(task = %self.task, transforms = %alias, reason = %e, "these steps run one by one");
+                    }
+                }
+            }
+            first += len.max(1);
+        }
     }
 
     /// Runs these converter plugins over each batch before the transforms.
@@ -187,9 +254,14 @@ impl TransformChain {
         self.steps.is_empty() && self.converters.is_empty()
     }
 
-    /// `(alias, plugin id, calls, instantiations)` per step.
+    /// `(alias, plugin id, calls, instantiations)` per step, then per fused run of steps (its alias
+    /// is theirs joined by `+`).
     pub fn stats(&self) -> Vec<(String, String, u64, u64)> {
-        self.steps.iter().map(|s| (s.alias.clone(), s.plugin.id(), s.calls, s.instantiations)).collect()
+        self.steps
+            .iter()
+            .chain(self.fused.iter().map(|f| &f.step))
+            .map(|s| (s.alias.clone(), s.plugin.id(), s.calls, s.instantiations))
+            .collect()
     }
 
     /// Picks up replaced plugin files (between batches only).
@@ -205,6 +277,7 @@ impl TransformChain {
                 predicate.refresh(&self.registry, &self.task);
             }
         }
+        self.fuse();
     }
 
     /// Runs `records` through every step (blocking: call it on a plugin thread). Returns, per
@@ -225,22 +298,32 @@ impl TransformChain {
         // Records in flight, each with the index of the input it descends from.
         let mut current: Vec<(usize, SinkRecord)> =
             records.into_iter().enumerate().filter(|(i, _)| results[*i].is_ok()).collect();
-        for step in &mut self.steps {
-            if current.is_empty() {
-                break;
-            }
+        let mut at = 0;
+        while at < self.steps.len() && !current.is_empty() {
+            let Some(fused) = self.fused.iter_mut().find(|f| f.first == at) else {
+                current = run_step(&mut self.steps[at], current, &mut results);
+                at += 1;
+                continue;
+            };
             let (origins, batch): (Vec<usize>, Vec<SinkRecord>) = current.into_iter().unzip();
-            let outcomes = step.run_selected(batch);
+            let outcomes = fused.step.run_isolated(&batch);
             current = Vec::with_capacity(outcomes.len());
-            for (origin, outcome) in origins.into_iter().zip(outcomes) {
-                if results[origin].is_err() {
-                    continue;
-                }
+            // What the fused call did not take goes through the steps one by one.
+            let mut one_by_one = Vec::new();
+            for ((origin, record), outcome) in origins.into_iter().zip(batch).zip(outcomes) {
                 match outcome {
                     Ok(outputs) => current.extend(outputs.into_iter().map(|r| (origin, r))),
-                    Err((alias, plugin, message)) => results[origin] = Err(TransformFailure { alias, plugin, message }),
+                    Err(_) => one_by_one.push((origin, record)),
                 }
             }
+            for step in &mut self.steps[at..at + fused.len] {
+                if one_by_one.is_empty() {
+                    break;
+                }
+                one_by_one = run_step(step, one_by_one, &mut results);
+            }
+            current.extend(one_by_one);
+            at += fused.len;
         }
         for (origin, record) in current {
             if let Ok(outputs) = &mut results[origin] {
@@ -253,6 +336,28 @@ impl TransformChain {
 
 /// A step's outcome for one record: its outputs, or (alias, plugin id, why) it failed.
 type Selected = Result<Vec<SinkRecord>, (String, String, String)>;
+
+/// Runs the records in flight (each with the index of the input it descends from) through one step;
+/// a record that fails has its failure put in `results`.
+fn run_step(
+    step: &mut Step,
+    current: Vec<(usize, SinkRecord)>,
+    results: &mut [Result<Vec<SinkRecord>, TransformFailure>],
+) -> Vec<(usize, SinkRecord)> {
+    let (origins, batch): (Vec<usize>, Vec<SinkRecord>) = current.into_iter().unzip();
+    let outcomes = step.run_selected(batch);
+    let mut next = Vec::with_capacity(outcomes.len());
+    for (origin, outcome) in origins.into_iter().zip(outcomes) {
+        if results[origin].is_err() {
+            continue;
+        }
+        match outcome {
+            Ok(outputs) => next.extend(outputs.into_iter().map(|r| (origin, r))),
+            Err((alias, plugin, message)) => results[origin] = Err(TransformFailure { alias, plugin, message }),
+        }
+    }
+    next
+}
 
 impl Step {
     /// Picks up a replaced plugin file.

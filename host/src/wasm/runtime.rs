@@ -130,6 +130,10 @@ impl Runtime {
     pub fn new(settings: WasmSettings) -> Result<Arc<Self>, String> {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        // `SPILLWAY_WASM_PERFMAP=1` names plugin code for `perf` (docs/development.md).
+        if std::env::var_os("SPILLWAY_WASM_PERFMAP").is_some_and(|v| v == "1") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(settings.max_instances)
             .total_core_instances(settings.max_instances * 2)

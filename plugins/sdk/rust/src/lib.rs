@@ -34,8 +34,10 @@
 
 #[doc(hidden)]
 pub mod arena;
+mod raw;
 mod value;
 
+pub use raw::{RawField, RawObject, RawValue};
 pub use value::{Value, base64};
 
 #[cfg(any(

@@ -398,7 +398,9 @@ impl<'de> serde::Deserialize<'de> for Value {
 
 /// A JSON reader and writer for [`Value`], without serde's generic machinery: this is the hot path of
 /// most transforms.
-mod json {
+pub(crate) mod json {
+    use std::borrow::Cow;
+
     use super::{Value, base64, uuid_string};
 
     const MAX_DEPTH: usize = 128;
@@ -428,15 +430,91 @@ mod json {
         i
     }
 
-    pub(super) struct Parser<'a> {
-        pub(super) text: &'a str,
-        pub(super) bytes: &'a [u8],
-        pub(super) at: usize,
-        pub(super) depth: usize,
+    pub(crate) struct Parser<'a> {
+        pub(crate) text: &'a str,
+        pub(crate) bytes: &'a [u8],
+        pub(crate) at: usize,
+        pub(crate) depth: usize,
     }
 
-    impl Parser<'_> {
-        pub(super) fn skip_ws(&mut self) {
+    impl<'a> Parser<'a> {
+        /// A field name: borrowed when it has no escapes.
+        pub(crate) fn key(&mut self) -> Result<Cow<'a, str>, &'static str> {
+            let start = self.at;
+            let plain = start + 1 + plain_len(&self.bytes[start + 1..]);
+            if self.bytes.get(plain) == Some(&b'"') {
+                let name = self.text.get(start + 1..plain).ok_or("invalid UTF-8")?;
+                self.at = plain + 1;
+                return Ok(Cow::Borrowed(name));
+            }
+            self.string().map(Cow::Owned)
+        }
+
+        /// Checks a value as [`Parser::value`] does, without building it.
+        pub(crate) fn skip(&mut self) -> Result<(), &'static str> {
+            match self.peek().ok_or("unexpected end")? {
+                b'{' => self.members(|p| {
+                    p.skip_string()?;
+                    p.colon()?;
+                    p.skip()
+                }),
+                b'[' => self.items(Self::skip),
+                b'"' => self.skip_string(),
+                b't' => self.expect(b"true", Value::Null).map(drop),
+                b'f' => self.expect(b"false", Value::Null).map(drop),
+                b'n' => self.expect(b"null", Value::Null).map(drop),
+                b'-' | b'0'..=b'9' => self.skip_number(),
+                _ => Err("unexpected character"),
+            }
+        }
+
+        /// Checks a number by JSON's grammar, as [`Parser::number`] reads it.
+        fn skip_number(&mut self) -> Result<(), &'static str> {
+            let digits = |p: &mut Self| {
+                let from = p.at;
+                while let Some(b'0'..=b'9') = p.peek() {
+                    p.at += 1;
+                }
+                p.at - from
+            };
+            if self.peek() == Some(b'-') {
+                self.at += 1;
+            }
+            let int_start = self.at;
+            let int_digits = digits(self);
+            if int_digits == 0 || (int_digits > 1 && self.bytes[int_start] == b'0') {
+                return Err("bad number");
+            }
+            if self.peek() == Some(b'.') {
+                self.at += 1;
+                if digits(self) == 0 {
+                    return Err("bad number");
+                }
+            }
+            if let Some(b'e' | b'E') = self.peek() {
+                self.at += 1;
+                if let Some(b'+' | b'-') = self.peek() {
+                    self.at += 1;
+                }
+                if digits(self) == 0 {
+                    return Err("bad number");
+                }
+            }
+            Ok(())
+        }
+
+        /// Checks a string; only one with escapes is decoded (to check them).
+        fn skip_string(&mut self) -> Result<(), &'static str> {
+            let start = self.at;
+            let plain = start + 1 + plain_len(&self.bytes[start + 1..]);
+            if self.bytes.get(plain) == Some(&b'"') {
+                self.at = plain + 1;
+                return Ok(());
+            }
+            self.string().map(drop)
+        }
+
+        pub(crate) fn skip_ws(&mut self) {
             while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.at) {
                 self.at += 1;
             }
@@ -455,7 +533,7 @@ mod json {
             }
         }
 
-        pub(super) fn value(&mut self) -> Result<Value, &'static str> {
+        pub(crate) fn value(&mut self) -> Result<Value, &'static str> {
             match self.peek().ok_or("unexpected end")? {
                 b'{' => self.object(),
                 b'[' => self.array(),
@@ -474,66 +552,92 @@ mod json {
         }
 
         fn object(&mut self) -> Result<Value, &'static str> {
+            let mut fields = Vec::with_capacity(12);
+            self.members(|p| {
+                let key = p.string()?;
+                p.colon()?;
+                fields.push((key, p.value()?));
+                Ok(())
+            })?;
+            Ok(Value::Struct(fields))
+        }
+
+        fn array(&mut self) -> Result<Value, &'static str> {
+            let mut items = Vec::new();
+            self.items(|p| {
+                items.push(p.value()?);
+                Ok(())
+            })?;
+            Ok(Value::List(items))
+        }
+
+        /// An object at `{`: `member` reads each `"name": value` (the parser at its name).
+        pub(crate) fn members(
+            &mut self,
+            mut member: impl FnMut(&mut Self) -> Result<(), &'static str>,
+        ) -> Result<(), &'static str> {
             self.nested()?;
             self.at += 1;
-            let mut fields = Vec::with_capacity(12);
             self.skip_ws();
             if self.peek() == Some(b'}') {
                 self.at += 1;
                 self.depth -= 1;
-                return Ok(Value::Struct(fields));
+                return Ok(());
             }
             loop {
                 self.skip_ws();
                 if self.peek() != Some(b'"') {
                     return Err("expected a field name");
                 }
-                let key = self.string()?;
-                self.skip_ws();
-                if self.peek() != Some(b':') {
-                    return Err("expected ':'");
-                }
-                self.at += 1;
-                self.skip_ws();
-                let v = self.value()?;
-                fields.push((key, v));
+                member(self)?;
                 self.skip_ws();
                 match self.peek() {
                     Some(b',') => self.at += 1,
                     Some(b'}') => {
                         self.at += 1;
                         self.depth -= 1;
-                        return Ok(Value::Struct(fields));
+                        return Ok(());
                     }
                     _ => return Err("expected ',' or '}'"),
                 }
             }
         }
 
-        fn array(&mut self) -> Result<Value, &'static str> {
+        /// An array at `[`: `item` reads each element (the parser at its first character).
+        fn items(&mut self, mut item: impl FnMut(&mut Self) -> Result<(), &'static str>) -> Result<(), &'static str> {
             self.nested()?;
             self.at += 1;
-            let mut items = Vec::new();
             self.skip_ws();
             if self.peek() == Some(b']') {
                 self.at += 1;
                 self.depth -= 1;
-                return Ok(Value::List(items));
+                return Ok(());
             }
             loop {
                 self.skip_ws();
-                items.push(self.value()?);
+                item(self)?;
                 self.skip_ws();
                 match self.peek() {
                     Some(b',') => self.at += 1,
                     Some(b']') => {
                         self.at += 1;
                         self.depth -= 1;
-                        return Ok(Value::List(items));
+                        return Ok(());
                     }
                     _ => return Err("expected ',' or ']'"),
                 }
             }
+        }
+
+        /// The `:` after a field name, with the spaces around it.
+        pub(crate) fn colon(&mut self) -> Result<(), &'static str> {
+            self.skip_ws();
+            if self.peek() != Some(b':') {
+                return Err("expected ':'");
+            }
+            self.at += 1;
+            self.skip_ws();
+            Ok(())
         }
 
         fn string(&mut self) -> Result<String, &'static str> {
@@ -600,37 +704,52 @@ mod json {
             u32::from_str_radix(text, 16).map_err(|_| "bad \\u escape")
         }
 
+        /// A number, by JSON's grammar (no leading zeros; digits after `.` and in an exponent).
         fn number(&mut self) -> Result<Value, &'static str> {
             let start = self.at;
             let negative = self.peek() == Some(b'-');
             if negative {
                 self.at += 1;
             }
-            if !matches!(self.peek(), Some(b'0'..=b'9')) {
-                return Err("bad number");
-            }
             // Digits and a fraction go into one mantissa; most numbers need nothing more.
-            let (mut mantissa, mut digits, mut fraction) = (0u64, 0u32, None::<u32>);
-            let mut other = false;
-            while let Some(b) = self.peek() {
-                match b {
-                    b'0'..=b'9' => {
-                        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
-                        digits += 1;
-                        if let Some(f) = fraction.as_mut() {
-                            *f += 1;
-                        }
-                    }
-                    b'.' if fraction.is_none() && !other => fraction = Some(0),
-                    b'e' | b'E' | b'+' | b'-' | b'.' => other = true,
-                    _ => break,
+            let mut mantissa = 0u64;
+            let mut digits = |p: &mut Self| {
+                let from = p.at;
+                while let Some(b @ b'0'..=b'9') = p.peek() {
+                    mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
+                    p.at += 1;
                 }
-                self.at += 1;
-            }
-            if digits == 0 {
+                p.at - from
+            };
+            let int_start = self.at;
+            let int_digits = digits(self);
+            if int_digits == 0 || (int_digits > 1 && self.bytes[int_start] == b'0') {
                 return Err("bad number");
             }
-            if !other && digits <= 18 {
+            let fraction = if self.peek() == Some(b'.') {
+                self.at += 1;
+                match digits(self) {
+                    0 => return Err("bad number"),
+                    n => Some(n),
+                }
+            } else {
+                None
+            };
+            let exponent = matches!(self.peek(), Some(b'e' | b'E'));
+            if exponent {
+                self.at += 1;
+                if let Some(b'+' | b'-') = self.peek() {
+                    self.at += 1;
+                }
+                let from = self.at;
+                while let Some(b'0'..=b'9') = self.peek() {
+                    self.at += 1;
+                }
+                if self.at == from {
+                    return Err("bad number");
+                }
+            }
+            if !exponent && int_digits + fraction.unwrap_or(0) <= 18 {
                 match fraction {
                     None => {
                         let v = mantissa as i64;
@@ -638,16 +757,15 @@ mod json {
                     }
                     // Exact: the mantissa and 10^f are exactly representable (Clinger's fast path).
                     Some(f @ 1..=15) if mantissa < (1 << 53) => {
-                        let v = mantissa as f64 / POW10[f as usize];
+                        let v = mantissa as f64 / POW10[f];
                         return Ok(Value::Float64(if negative { -v } else { v }));
                     }
-                    Some(0) => return Err("bad number"),
                     Some(_) => {}
                 }
             }
             let text = self.text.get(start..self.at).ok_or("bad number")?;
             if fraction.is_none()
-                && !other
+                && !exponent
                 && let Ok(i) = text.parse::<i64>()
             {
                 return Ok(Value::Int64(i));
@@ -658,7 +776,7 @@ mod json {
 
     const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 
-    fn write_str(out: &mut Vec<u8>, s: &str) {
+    pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
         let bytes = s.as_bytes();
         out.push(b'"');
         // Most strings need no escaping: copy them in one go.
@@ -717,7 +835,7 @@ mod json {
         let _ = serde_json::to_writer(&mut *out, &v);
     }
 
-    pub(super) fn write(out: &mut Vec<u8>, v: &Value) {
+    pub(crate) fn write(out: &mut Vec<u8>, v: &Value) {
         match v {
             Value::Null => out.extend_from_slice(b"null"),
             Value::Bool(true) => out.extend_from_slice(b"true"),

@@ -97,7 +97,7 @@ impl Pattern {
         let (y, m, d) = civil_from_days(days);
         let (hour, minute, second, milli) =
             (of_day / 3_600_000, of_day / 60_000 % 60, of_day / 1000 % 60, of_day % 1000);
-        let mut out = String::new();
+        let mut out = String::with_capacity(32);
         for token in &self.tokens {
             match token {
                 Token::Literal(text) => out.push_str(text),
@@ -113,7 +113,7 @@ impl Pattern {
                         Field::Second => second,
                         Field::Millisecond => milli,
                     };
-                    out.push_str(&format!("{v:0width$}"));
+                    push_padded(&mut out, v, *width);
                 }
                 Token::AmPm => out.push_str(if hour < 12 { "AM" } else { "PM" }),
                 Token::IsoOffset(_) => out.push('Z'),
@@ -227,6 +227,31 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// `v` in decimal, zero-padded to `width` digits (as `format!("{v:0width$}")`, without its machinery:
+/// this runs for every field of every formatted timestamp).
+fn push_padded(out: &mut String, v: i64, width: usize) {
+    let mut digits = [0u8; 20];
+    let mut n = v.unsigned_abs();
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push('-');
+    }
+    // The sign counts towards the width, as in format!.
+    let len = digits.len() - at + usize::from(v < 0);
+    for _ in len..width {
+        out.push('0');
+    }
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
+}
+
 #[cfg(test)]
 mod tests {
     use super::Pattern;
@@ -242,5 +267,16 @@ mod tests {
         assert_eq!(p.parse(&p.format(ms)), Ok(ms));
         assert!(Pattern::compile("EEE yyyy").unwrap_err().contains("'EEE'"));
         assert!(Pattern::compile("'open").is_err());
+    }
+
+    #[test]
+    fn padding_matches_format() {
+        for v in [0i64, 5, -5, 42, 999, -1000, 2024, 123_456_789, i64::MIN, i64::MAX] {
+            for width in 0..6 {
+                let mut out = String::new();
+                super::push_padded(&mut out, v, width);
+                assert_eq!(out, format!("{v:0width$}"), "{v} in {width}");
+            }
+        }
     }
 }

@@ -5,7 +5,7 @@
 //! envelope, which is then read as a value with a schema) or typed from the host (with an optional
 //! schema). It leaves in the form it came in.
 
-use spillway_plugin_sdk::{Data, Error, Outcome, Payload, Record, Value};
+use spillway_plugin_sdk::{Data, Error, Outcome, Payload, RawObject, RawValue, Record, Value};
 
 pub mod format;
 pub mod java_regex;
@@ -130,6 +130,19 @@ impl Subject {
     }
 }
 
+/// Plain JSON object bytes, read without building their values: the fast path of transforms that
+/// edit top-level fields and copy the rest through ([`RawObject`]). `None` for anything else —
+/// null, a typed value, JsonConverter's envelope, JSON that is not an object or not valid — which
+/// takes the general path through [`Subject`] (where errors are worded).
+pub fn plain_object<'a>(data: &Data<'a>) -> Option<RawObject<'a>> {
+    let Data::Bytes(bytes) = data else { return None };
+    let object = RawObject::parse(bytes).ok()??;
+    let envelope = object.fields().len() == 2
+        && object.field("payload").is_some()
+        && object.field("schema").is_some_and(|f| matches!(f.value, RawValue::Json([b'{', ..])));
+    (!envelope).then_some(object)
+}
+
 fn is_envelope(fields: &[(String, Value)]) -> bool {
     fields.len() == 2
         && fields.iter().any(|(n, _)| n == "payload")
@@ -201,6 +214,17 @@ mod tests {
         assert_eq!(s.into_payload(), Payload::Bytes(json.to_vec()));
         let plain = Subject::read(&Data::Bytes(br#"{"schema":"x","payload":1}"#)).unwrap().unwrap();
         assert_eq!(plain.form, Form::Json, "a schema that is not a struct is just a field");
+    }
+
+    #[test]
+    fn only_plain_json_objects_take_the_fast_path() {
+        let plain = plain_object(&Data::Bytes(br#"{"schema":"x","payload":1}"#)).expect("an object");
+        assert_eq!(plain.fields().len(), 2);
+        for other in [&br#"{"schema":{"type":"struct","fields":[]},"payload":{"a":1}}"#[..], b"[1]", b"12", b"{\"a\":"]
+        {
+            assert_eq!(plain_object(&Data::Bytes(other)), None, "{}", String::from_utf8_lossy(other));
+        }
+        assert_eq!(plain_object(&Data::Null), None);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! its schema). Tombstones pass unchanged. `name!` makes a field required in the schema, `name?`
 //! (or a bare name) optional.
 
-use connect_std::{Form, Side, Subject, edited_struct_schema, field_schema, field_spec, schema_field_name};
+use connect_std::{
+    Form, Side, Subject, edited_struct_schema, field_schema, field_spec, plain_object, schema_field_name,
+};
 use spillway_plugin_sdk::*;
 
 const SIDE: Side = if cfg!(feature = "key") { Side::Key } else { Side::Value };
@@ -11,7 +13,8 @@ const SIDE: Side = if cfg!(feature = "key") { Side::Key } else { Side::Value };
 /// A field to insert: its name and whether it is optional, its value, its schema type and logical name.
 type Insert<'a> = (&'a (String, bool), Value, &'static str, Option<&'static str>);
 
-struct InsertField {
+/// The transform; `fused-steps` runs it through [`InsertField::apply_raw`].
+pub struct InsertField {
     topic: Option<(String, bool)>,
     partition: Option<(String, bool)>,
     offset: Option<(String, bool)>,
@@ -67,12 +70,9 @@ impl Plugin for InsertField {
     }
 }
 
-impl Transform for InsertField {
-    fn apply(&mut self, record: &Record<'_>) -> Result<Outcome, Error> {
-        let Some(subject) = Subject::read(&SIDE.data(record))? else { return Ok(Outcome::Keep) };
-        subject.require_struct("field insertion")?;
-        let typed = subject.form == Form::Typed;
-        // (field, optional, value, schema type, logical name)
+impl InsertField {
+    /// The fields to insert into this record (timestamps typed when the value is).
+    fn inserts(&self, record: &Record<'_>, typed: bool) -> Result<Vec<Insert<'_>>, Error> {
         let mut inserts: Vec<Insert<'_>> = Vec::new();
         if let Some(f) = &self.topic {
             inserts.push((f, Value::Text(record.topic().to_string()), "string", None));
@@ -94,11 +94,35 @@ impl Transform for InsertField {
         if let Some((f, text)) = &self.static_field {
             inserts.push((f, Value::Text(text.clone()), "string", None));
         }
-        let mut value = subject.value.clone();
         for ((name, optional), v, _, _) in &inserts {
             if v.is_null() && !optional {
                 return Err(Error::new(format!("field '{name}' is required but the record has no value for it")));
             }
+        }
+        Ok(inserts)
+    }
+
+    /// The edit on a plain JSON object, its values left as written.
+    pub fn apply_raw(&self, object: &mut RawObject<'_>, record: &Record<'_>) -> Result<(), Error> {
+        for ((name, _), v, _, _) in self.inserts(record, false)? {
+            object.set(name, v);
+        }
+        Ok(())
+    }
+}
+
+impl Transform for InsertField {
+    fn apply(&mut self, record: &Record<'_>) -> Result<Outcome, Error> {
+        let data = SIDE.data(record);
+        if let Some(mut object) = plain_object(&data) {
+            self.apply_raw(&mut object, record)?;
+            return Ok(SIDE.replace(record, Payload::Bytes(object.to_json())));
+        }
+        let Some(subject) = Subject::read(&data)? else { return Ok(Outcome::Keep) };
+        subject.require_struct("field insertion")?;
+        let inserts = self.inserts(record, subject.form == Form::Typed)?;
+        let mut value = subject.value.clone();
+        for ((name, _), v, _, _) in &inserts {
             value.insert(name.as_str(), v.clone());
         }
         let schema = subject.schema.as_ref().map(|schema| {
@@ -120,4 +144,5 @@ impl Transform for InsertField {
     }
 }
 
+#[cfg(any(feature = "key", feature = "value"))]
 export_transform!(InsertField);

@@ -3,12 +3,13 @@
 //! schema, which is edited alike). `whitelist` / `blacklist` are the older names of `include` /
 //! `exclude`. Tombstones pass unchanged.
 
-use connect_std::{Side, Subject, edited_struct_schema, schema_field_name};
+use connect_std::{Side, Subject, edited_struct_schema, plain_object, schema_field_name};
 use spillway_plugin_sdk::*;
 
 const SIDE: Side = if cfg!(feature = "key") { Side::Key } else { Side::Value };
 
-struct ReplaceField {
+/// The transform; `fused-steps` runs it through [`ReplaceField::apply_raw`].
+pub struct ReplaceField {
     include: Vec<String>,
     exclude: Vec<String>,
     renames: Vec<(String, String)>,
@@ -21,6 +22,12 @@ impl ReplaceField {
 
     fn renamed<'a>(&'a self, name: &'a str) -> &'a str {
         self.renames.iter().find(|(from, _)| from == name).map_or(name, |(_, to)| to.as_str())
+    }
+
+    /// The edit on a plain JSON object, its values left as written.
+    pub fn apply_raw(&self, object: &mut RawObject<'_>) {
+        object.retain(|name| self.keeps(name));
+        object.rename(|name| self.renames.iter().find(|(from, _)| from == name).map(|(_, to)| to.as_str()));
     }
 }
 
@@ -64,7 +71,12 @@ impl Plugin for ReplaceField {
 
 impl Transform for ReplaceField {
     fn apply(&mut self, record: &Record<'_>) -> Result<Outcome, Error> {
-        let Some(subject) = Subject::read(&SIDE.data(record))? else { return Ok(Outcome::Keep) };
+        let data = SIDE.data(record);
+        if let Some(mut object) = plain_object(&data) {
+            self.apply_raw(&mut object);
+            return Ok(SIDE.replace(record, Payload::Bytes(object.to_json())));
+        }
+        let Some(subject) = Subject::read(&data)? else { return Ok(Outcome::Keep) };
         subject.require_struct("field replacement")?;
         let fields: Vec<(String, Value)> = subject
             .value
@@ -94,4 +106,5 @@ impl Transform for ReplaceField {
     }
 }
 
+#[cfg(any(feature = "key", feature = "value"))]
 export_transform!(ReplaceField);

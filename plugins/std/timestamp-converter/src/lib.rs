@@ -9,7 +9,7 @@
 //! carry Connect's logical types.
 
 use connect_std::format::Pattern;
-use connect_std::{Form, Side, Subject, edited_struct_schema, schema_field_name};
+use connect_std::{Form, Side, Subject, edited_struct_schema, plain_object, schema_field_name};
 use spillway_plugin_sdk::*;
 
 const SIDE: Side = if cfg!(feature = "key") { Side::Key } else { Side::Value };
@@ -54,7 +54,8 @@ impl Precision {
     }
 }
 
-struct TimestampConverter {
+/// The transform; `fused-steps` runs it through [`TimestampConverter::apply_raw`].
+pub struct TimestampConverter {
     field: Option<String>,
     target: Target,
     format: Option<Pattern>,
@@ -112,6 +113,18 @@ impl Plugin for TimestampConverter {
 }
 
 impl TimestampConverter {
+    /// The edit on a plain JSON object, its values left as written; `Ok(false)` when this converter
+    /// converts the whole value rather than a field, which this cannot do.
+    pub fn apply_raw(&self, object: &mut RawObject<'_>) -> Result<bool, Error> {
+        let Some(field) = &self.field else { return Ok(false) };
+        let Some(current) = object.field(field).map(RawField::to_value).filter(|v| !v.is_null()) else {
+            return Ok(true);
+        };
+        let ms = self.read(&current, None).map_err(|e| Error::new(format!("field '{field}': {}", e.message)))?;
+        object.set(field, self.write(ms, Form::Json).0);
+        Ok(true)
+    }
+
     /// Reads a timestamp as epoch milliseconds, by its schema when it has one, else by its kind.
     fn read(&self, value: &Value, schema: Option<&Value>) -> Result<i64, Error> {
         let logical = schema.and_then(|s| s.get("name")).and_then(Value::as_str);
@@ -197,7 +210,14 @@ fn schema_type(base: Option<&Value>, typ: &str, logical: Option<&str>) -> Value 
 
 impl Transform for TimestampConverter {
     fn apply(&mut self, record: &Record<'_>) -> Result<Outcome, Error> {
-        let Some(subject) = Subject::read(&SIDE.data(record))? else { return Ok(Outcome::Keep) };
+        let data = SIDE.data(record);
+        if self.field.is_some()
+            && let Some(mut object) = plain_object(&data)
+        {
+            self.apply_raw(&mut object)?;
+            return Ok(SIDE.replace(record, Payload::Bytes(object.to_json())));
+        }
+        let Some(subject) = Subject::read(&data)? else { return Ok(Outcome::Keep) };
         let (value, schema) = match &self.field {
             None => {
                 if subject.value.is_null() {
@@ -246,4 +266,5 @@ impl Transform for TimestampConverter {
     }
 }
 
+#[cfg(any(feature = "key", feature = "value"))]
 export_transform!(TimestampConverter);
