@@ -145,3 +145,31 @@ async fn with_errors_tolerance_all_bad_records_are_skipped_and_the_rest_written(
     assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
     standalone.stop().await;
 }
+
+/// Tasks with the same connection settings share one session; it closes with the last of them,
+/// and other settings get their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_with_the_same_settings_share_one_session() {
+    use spillway::cassandra::{ConnectionSettings, shared_session};
+    use std::sync::Arc;
+    let services = Services::from_env();
+    let settings = ConnectionSettings {
+        contact_points: vec![services.cassandra_address().to_string()],
+        port: services.cassandra_port(),
+        local_dc: None,
+        credentials: None,
+        connect_timeout: std::time::Duration::from_secs(10),
+        tls: None,
+    };
+    let (a, b) =
+        (shared_session(&settings).await.expect("connects"), shared_session(&settings).await.expect("connects"));
+    assert!(Arc::ptr_eq(&a, &b), "one session for the same settings");
+    let other = ConnectionSettings { local_dc: Some("datacenter1".into()), ..settings.clone() };
+    let c = shared_session(&other).await.expect("connects");
+    assert!(!Arc::ptr_eq(&a, &c), "other settings, another session");
+    let closed = Arc::downgrade(&a);
+    drop((a, b));
+    assert!(closed.upgrade().is_none(), "closed with the last task holding it");
+    let d = shared_session(&settings).await.expect("connects");
+    d.query_unpaged("SELECT release_version FROM system.local", &[]).await.expect("a new session works");
+}

@@ -4,6 +4,7 @@ pub mod row;
 pub mod tls;
 pub mod values;
 
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use scylla::client::session::Session;
@@ -198,6 +199,36 @@ pub async fn connect(settings: &ConnectionSettings) -> Result<Session, Cassandra
         .build()
         .await
         .map_err(|source| CassandraError::Connect { contact_points: nodes.join(","), source: Box::new(source) })
+}
+
+/// Sessions in use in this process, by their settings.
+static SESSIONS: Mutex<Vec<(ConnectionSettings, Weak<Session>)>> = Mutex::new(Vec::new());
+
+fn session_in_use(
+    sessions: &[(ConnectionSettings, Weak<Session>)],
+    settings: &ConnectionSettings,
+) -> Option<Arc<Session>> {
+    sessions.iter().filter(|(s, _)| s == settings).find_map(|(_, session)| session.upgrade())
+}
+
+/// A session for `settings`, shared by every task of this process that connects with the same
+/// settings (the tasks of a connector, as the DataStax connector shares one per connector): one
+/// connection pool, whose connections carry all their requests, coalesced. It closes when the last
+/// task holding it lets go; a new one (with TLS files read again) opens for the next task.
+pub async fn shared_session(settings: &ConnectionSettings) -> Result<Arc<Session>, CassandraError> {
+    let lock = || SESSIONS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(session) = session_in_use(&lock(), settings) {
+        return Ok(session);
+    }
+    let session = Arc::new(connect(settings).await?);
+    let mut sessions = lock();
+    sessions.retain(|(_, s)| s.strong_count() > 0);
+    // Another task may have connected meanwhile: use theirs, drop this one.
+    if let Some(theirs) = session_in_use(&sessions, settings) {
+        return Ok(theirs);
+    }
+    sessions.push((settings.clone(), Arc::downgrade(&session)));
+    Ok(session)
 }
 
 /// A table column as the schema describes it.

@@ -333,7 +333,6 @@ impl SinkTask {
         let Some(session) = connect_with_retry(&self.config.connection, &self.name, &shutdown).await? else {
             return Ok(());
         };
-        let session = Arc::new(session);
         let (mut writers, mut by_topic) = (Vec::new(), HashMap::<String, Vec<usize>>::new());
         for mapping in &self.config.mappings {
             let writer = TableWriter::prepare(&session, mapping).await?;
@@ -746,15 +745,16 @@ impl SinkTask {
     }
 }
 
-/// Connects, retrying with backoff while Cassandra is unreachable; `None` when `shutdown` came first.
+/// Connects (to the session this process shares for these settings), retrying with backoff while
+/// Cassandra is unreachable; `None` when `shutdown` came first.
 pub(crate) async fn connect_with_retry(
     connection: &cassandra::ConnectionSettings,
     task: &str,
     shutdown: &CancellationToken,
-) -> Result<Option<Session>, CassandraError> {
+) -> Result<Option<Arc<Session>>, CassandraError> {
     let mut backoff = Duration::from_millis(200);
     loop {
-        match cassandra::connect(connection).await {
+        match cassandra::shared_session(connection).await {
             Ok(session) => return Ok(Some(session)),
             Err(error) if error.is_retryable() => {
                 warn!(task, %error, retry_in_ms = backoff.as_millis() as u64, "Cassandra unreachable; retrying");

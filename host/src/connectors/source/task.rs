@@ -186,7 +186,6 @@ impl SourceTask {
         let Some(session) = connect_with_retry(&self.config.connection, &self.name, &control.stop).await? else {
             return Ok(());
         };
-        let session = Arc::new(session);
         let mut tables = Vec::new();
         for source in &self.tables {
             tables.push(self.prepare(&session, source).await?);
