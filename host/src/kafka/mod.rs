@@ -26,7 +26,9 @@ const PREFETCH_DEFAULTS: &[(&str, &str)] = &[
     // A task of a worker that died is noticed within 10 s (librdkafka's default is 45 s), so a
     // restarted worker gets its partitions back quickly.
     ("session.timeout.ms", "10000"),
-    ("heartbeat.interval.ms", "3000"),
+    // A rebalance reaches a member with its next heartbeat: at librdkafka's 3 s, the first task of a
+    // connector consumed every partition alone for 3 s before the second one got its share.
+    ("heartbeat.interval.ms", "1000"),
 ];
 
 /// A client configuration with the worker's bootstrap servers and Kafka client security

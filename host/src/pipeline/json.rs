@@ -88,6 +88,16 @@ impl<'a> Doc<'a> {
         Ok(Self::Object(fields))
     }
 
+    /// A top-level field of an object, as written (the common case of a mapping, kept small so the
+    /// caller gets it in registers).
+    #[inline]
+    pub fn raw_field(&self, name: &str) -> Option<&RawValue> {
+        match self {
+            Self::Object(fields) => find(fields, name),
+            _ => None,
+        }
+    }
+
     /// The field at `path` (exact names first, then case-insensitively); an empty path is the
     /// whole document. `Ok(None)` when absent.
     pub fn get(&self, path: &[String]) -> Result<Option<Field<'_>>, String> {

@@ -10,6 +10,7 @@ pub mod datastax;
 pub mod kcql;
 pub mod lenses;
 pub mod model;
+pub mod pending;
 pub mod task;
 pub mod writer;
 

@@ -26,6 +26,7 @@ use tracing::{debug, error, info, warn};
 
 use super::batcher::{Batcher, GroupKey};
 use super::config::{SinkConfig, WritePolicy};
+use super::pending::BySeq;
 use super::writer::{BoundStatement, RecordView, TableWriter};
 use crate::cassandra::{self, CassandraError};
 use crate::config::{ConfigError, ConnectorConfig, ErrorTolerance, WorkerConfig};
@@ -243,7 +244,7 @@ struct Run {
     by_topic: HashMap<String, Vec<usize>>,
     dlq: Option<Arc<DeadLetterQueue>>,
     watermarks: Arc<Mutex<Watermarks>>,
-    pending: FxHashMap<u64, Pending>,
+    pending: BySeq<Pending>,
     /// Topic names, interned: records share them instead of allocating one each.
     topic_names: FxHashMap<Box<str>, Arc<str>>,
     next_seq: u64,
@@ -376,7 +377,7 @@ impl SinkTask {
             by_topic,
             dlq,
             watermarks,
-            pending: FxHashMap::default(),
+            pending: BySeq::default(),
             topic_names: FxHashMap::default(),
             next_seq: 0,
             batcher: Batcher::new(self.config.max_batch_statements, self.config.max_batch_bytes),
@@ -687,7 +688,7 @@ impl SinkTask {
         let ok = outcome.results.iter().filter(|(_, r)| r.is_ok()).count() as u64;
         TaskReport::add(&run.report.statements_written, ok);
         for (seq, result) in outcome.results {
-            let Some(p) = run.pending.get_mut(&seq) else { continue };
+            let Some(p) = run.pending.get_mut(seq) else { continue };
             match result {
                 Ok(()) => run.written += 1,
                 Err(WriteFailure::Cancelled) => continue,
@@ -707,7 +708,7 @@ impl SinkTask {
             if p.remaining > 0 {
                 continue;
             }
-            let done = run.pending.remove(&seq).expect("present");
+            let done = run.pending.remove(seq).expect("present");
             match done.failure {
                 None => lock(&run.watermarks).ack(&done.record.topic, done.record.partition, done.record.offset),
                 Some((table, error)) => {

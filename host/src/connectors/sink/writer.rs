@@ -301,7 +301,14 @@ impl TableWriter {
         let mut only_key = true;
         for (column, typ) in self.columns.iter().zip(&self.types) {
             let start = row.byte_len();
-            match self.read(&column.source, record)?.filter(|v| !v.is_null()) {
+            let field = match (&column.source, record.value) {
+                // A top-level field of an object: looked up here, not returned through `read`.
+                (Source::Value(path), Some(doc @ Doc::Object(_))) if path.len() == 1 => {
+                    doc.raw_field(&path[0]).map(Field::Raw)
+                }
+                _ => self.read(&column.source, record)?,
+            };
+            match field.filter(|v| !v.is_null()) {
                 None if column.primary_key => {
                     let hint = if record.value.is_none() {
                         " (a tombstone carries only the key: map key columns from key.<field>)"
