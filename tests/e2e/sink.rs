@@ -172,4 +172,20 @@ async fn tasks_with_the_same_settings_share_one_session() {
     assert!(closed.upgrade().is_none(), "closed with the last task holding it");
     let d = shared_session(&settings).await.expect("connects");
     d.query_unpaged("SELECT release_version FROM system.local", &[]).await.expect("a new session works");
+    // A session's connections live on the runtime that opened it: another runtime (another test
+    // in this process) gets its own, and ending that runtime leaves this one working.
+    let elsewhere = std::thread::spawn({
+        let settings = settings.clone();
+        move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(async { shared_session(&settings).await.expect("connects") })
+        }
+    })
+    .join()
+    .expect("the other runtime's thread");
+    assert!(!Arc::ptr_eq(&d, &elsewhere), "another runtime, another session");
+    drop(elsewhere);
+    d.query_unpaged("SELECT release_version FROM system.local", &[])
+        .await
+        .expect("still works after the other runtime ended");
 }

@@ -201,33 +201,41 @@ pub async fn connect(settings: &ConnectionSettings) -> Result<Session, Cassandra
         .map_err(|source| CassandraError::Connect { contact_points: nodes.join(","), source: Box::new(source) })
 }
 
-/// Sessions in use in this process, by their settings.
-static SESSIONS: Mutex<Vec<(ConnectionSettings, Weak<Session>)>> = Mutex::new(Vec::new());
+/// A session in use: its settings, the runtime its connections run on, and the session.
+type InUse = (ConnectionSettings, tokio::runtime::Id, Weak<Session>);
+
+/// Sessions in use in this process, by their settings and runtime.
+static SESSIONS: Mutex<Vec<InUse>> = Mutex::new(Vec::new());
 
 fn session_in_use(
-    sessions: &[(ConnectionSettings, Weak<Session>)],
+    sessions: &[InUse],
     settings: &ConnectionSettings,
+    runtime: tokio::runtime::Id,
 ) -> Option<Arc<Session>> {
-    sessions.iter().filter(|(s, _)| s == settings).find_map(|(_, session)| session.upgrade())
+    sessions.iter().filter(|(s, r, _)| s == settings && *r == runtime).find_map(|(_, _, session)| session.upgrade())
 }
 
 /// A session for `settings`, shared by every task of this process that connects with the same
 /// settings (the tasks of a connector, as the DataStax connector shares one per connector): one
 /// connection pool, whose connections carry all their requests, coalesced. It closes when the last
 /// task holding it lets go; a new one (with TLS files read again) opens for the next task.
+///
+/// Only tasks on the same tokio runtime share: a session's connections are tasks of the runtime
+/// that opened it and end with it (a worker has one runtime; a test process has one per test).
 pub async fn shared_session(settings: &ConnectionSettings) -> Result<Arc<Session>, CassandraError> {
     let lock = || SESSIONS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(session) = session_in_use(&lock(), settings) {
+    let runtime = tokio::runtime::Handle::current().id();
+    if let Some(session) = session_in_use(&lock(), settings, runtime) {
         return Ok(session);
     }
     let session = Arc::new(connect(settings).await?);
     let mut sessions = lock();
-    sessions.retain(|(_, s)| s.strong_count() > 0);
+    sessions.retain(|(_, _, s)| s.strong_count() > 0);
     // Another task may have connected meanwhile: use theirs, drop this one.
-    if let Some(theirs) = session_in_use(&sessions, settings) {
+    if let Some(theirs) = session_in_use(&sessions, settings, runtime) {
         return Ok(theirs);
     }
-    sessions.push((settings.clone(), Arc::downgrade(&session)));
+    sessions.push((settings.clone(), runtime, Arc::downgrade(&session)));
     Ok(session)
 }
 
