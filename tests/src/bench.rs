@@ -1,7 +1,7 @@
 //! `make bench-sink`: Spillway's sink next to the raw ceiling (a scylla-driver program writing the
 //! same rows at full concurrency), on the same services in one run.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -333,10 +333,11 @@ pub(crate) async fn wait_until_quiet() {
     }
 }
 
-/// The whole side-by-side run; prints a Markdown table.
+/// The whole side-by-side run of `binary` (and of a `baseline` build, when given, in the same rounds);
+/// prints a Markdown table.
 pub async fn run(
     services: &Services,
-    binary: &Path,
+    (binary, baseline): (&Path, Option<&Path>),
     count: u64,
     partitions: i32,
     tasks: u32,
@@ -359,9 +360,10 @@ pub async fn run(
     // accumulates over a session; this order cancels that drift out of the comparison.
     let dir = crate::run_dir().join("bench");
     let table = format!("{keyspace}.readings_ceiling");
-    let spillway_run = |round: u32| {
+    let spillway_run = |round: u32, binary: PathBuf| {
         let (dir, session, topic) = (dir.join(format!("round{round}")), &session, topic.as_str());
         async move {
+            let binary = binary.as_path();
             fresh_table(session, &format!("{keyspace}.readings_spillway")).await;
             let m = spillway_sink(
                 services,
@@ -394,14 +396,25 @@ pub async fn run(
     fresh_table(&session, &table).await;
     let warm = ceiling(&session, &table, count, concurrency / 8, CeilingMode::BatchesWithWriteTimes).await;
     eprintln!("warm-up, ceiling: {:.0} rows/s (not reported)", warm.rate());
-    let warm = spillway_run(0).await;
+    let warm = spillway_run(0, binary.to_path_buf()).await;
     eprintln!("warm-up, spillway: {:.0} rows/s (not reported)", warm.rate());
-    let (mut sinks, mut ceilings) = (Vec::new(), Vec::new());
+    // With a baseline build: Spillway, baseline, ceiling, ceiling, baseline, Spillway.
+    let baseline_run = |round: u32| {
+        let run = baseline.map(|b| spillway_run(100 + round, b.to_path_buf()));
+        async move {
+            let mut m = run?.await;
+            m.name = format!("baseline {} ({})", m.name, baseline.expect("given").display());
+            Some(m)
+        }
+    };
+    let (mut sinks, mut ceilings, mut baselines) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds.max(1) {
-        sinks.push(spillway_run(2 * round + 1).await);
+        sinks.push(spillway_run(2 * round + 1, binary.to_path_buf()).await);
+        baselines.extend(baseline_run(2 * round + 1).await);
         ceilings.push(batched_run().await);
         ceilings.push(batched_run().await);
-        sinks.push(spillway_run(2 * round + 2).await);
+        baselines.extend(baseline_run(2 * round + 2).await);
+        sinks.push(spillway_run(2 * round + 2, binary.to_path_buf()).await);
     }
     fresh_table(&session, &table).await;
     let single = ceiling(&session, &table, count, concurrency, CeilingMode::SingleRows).await;
@@ -411,6 +424,7 @@ pub async fn run(
     eprintln!("ceiling, batched, server write times: {:.0} rows/s", server_times.rate());
     let batched = median(&ceilings);
     let sink = median(&sinks);
+    let baseline = (!baselines.is_empty()).then(|| median(&baselines));
     // The like-for-like ceiling: the same cells (same write times) as the sink stores.
     let best = batched.clone();
 
@@ -418,7 +432,14 @@ pub async fn run(
         "| run | rows | wall (s) | rows/s | vs ceiling (same cells) | writer CPU s / M rows | Cassandra CPU s / M rows | writer peak RSS (MiB) | first write (s) |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let rows = [&single, &server_times].into_iter().chain(&ceilings).chain([&batched]).chain(&sinks).chain([&sink]);
+    let rows = [&single, &server_times]
+        .into_iter()
+        .chain(&ceilings)
+        .chain([&batched])
+        .chain(&baselines)
+        .chain(&baseline)
+        .chain(&sinks)
+        .chain([&sink]);
     for m in rows {
         println!(
             "| {} | {} | {:.1} | {:.0} | {:.0} % | {:.1} | {:.1} | {:.0} | {} |",

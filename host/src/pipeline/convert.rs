@@ -90,8 +90,7 @@ impl Converter {
                 let doc = Doc::parse(bytes).map_err(|e| ConversionError(format!("converter output: {e}")))?;
                 let payload = match &doc {
                     Doc::Object(fields)
-                        if fields.len() == 2
-                            && fields.iter().any(|(k, v)| k == "schema" && v.get().starts_with('{')) =>
+                        if fields.len() == 2 && fields.iter().any(|(k, v)| k == "schema" && v.starts_with('{')) =>
                     {
                         fields.iter().find(|(k, _)| k == "payload").map(|(_, v)| *v)
                     }
@@ -99,7 +98,7 @@ impl Converter {
                 };
                 match payload {
                     None => Ok(Some(doc)),
-                    Some(p) if p.get() == "null" => Ok(None),
+                    Some("null") => Ok(None),
                     Some(p) => {
                         Doc::from_raw(p).map(Some).map_err(|e| ConversionError(format!("converter output: {e}")))
                     }
@@ -123,7 +122,7 @@ impl Converter {
                             .into(),
                     )
                 })?;
-                if payload.get() == "null" {
+                if payload == "null" {
                     return Ok(None);
                 }
                 Doc::from_raw(payload).map(Some).map_err(|e| ConversionError(format!("JsonConverter: {e}")))

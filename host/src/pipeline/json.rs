@@ -1,21 +1,25 @@
 //! Lazily read JSON: the bytes of a record stay bytes; an object's fields are indexed once (name →
 //! raw slice, borrowed), and only the fields a mapping reads are parsed, straight into what the
 //! column needs. No `serde_json::Value` tree is built for the common case.
+//!
+//! The index is built in one pass by the plugin SDK's JSON reader (the same code the Wasm plugins
+//! run): it checks JSON's grammar exactly as strictly as `serde_json` (no trailing commas, no leading
+//! zeros, no control characters or lone surrogates in strings, nesting at most 127 deep) and records
+//! where each top-level field's value starts and ends, building nothing else.
 
 use std::borrow::Cow;
-use std::fmt;
 
-use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde_json::Value;
-use serde_json::value::RawValue;
+
+use crate::wasm::sdk_value::json::Parser;
 
 /// A JSON document (or an already typed value) as a mapping reads it.
 #[derive(Debug)]
 pub enum Doc<'a> {
-    /// An object, indexed: field names with their raw values, in document order.
-    Object(Vec<(Cow<'a, str>, &'a RawValue)>),
-    /// Any other JSON value, raw (a bare string, number, array…).
-    Raw(&'a RawValue),
+    /// An object, indexed: field names with their raw JSON text, in document order.
+    Object(Vec<(Cow<'a, str>, &'a str)>),
+    /// Any other JSON value, as written (a bare string, number, array…).
+    Raw(&'a str),
     /// A typed value (e.g. from the String converter, or a record key).
     Value(Value),
 }
@@ -23,8 +27,8 @@ pub enum Doc<'a> {
 /// One value read from a document.
 #[derive(Debug)]
 pub enum Field<'a> {
-    /// Raw JSON text of the field.
-    Raw(&'a RawValue),
+    /// Raw JSON text of the field (checked well-formed when the document was indexed).
+    Raw(&'a str),
     /// A typed value.
     Value(Cow<'a, Value>),
 }
@@ -33,7 +37,7 @@ impl Field<'_> {
     /// Whether it is JSON null.
     pub fn is_null(&self) -> bool {
         match self {
-            Self::Raw(r) => r.get() == "null",
+            Self::Raw(r) => *r == "null",
             Self::Value(v) => v.is_null(),
         }
     }
@@ -41,7 +45,7 @@ impl Field<'_> {
     /// The value as a `serde_json::Value` (parsed on demand for raw fields).
     pub fn to_value(&self) -> Result<Cow<'_, Value>, String> {
         match self {
-            Self::Raw(r) => serde_json::from_str(r.get()).map(Cow::Owned).map_err(|e| format!("malformed JSON: {e}")),
+            Self::Raw(r) => serde_json::from_str(r).map(Cow::Owned).map_err(|e| format!("malformed JSON: {e}")),
             Self::Value(v) => Ok(Cow::Borrowed(v.as_ref())),
         }
     }
@@ -49,11 +53,11 @@ impl Field<'_> {
     /// A JSON string's text, without building a `Value` (None when the field is not a string).
     pub fn as_string(&self) -> Option<Cow<'_, str>> {
         match self {
-            Self::Raw(r) if r.get().starts_with('"') => {
+            Self::Raw(r) if r.starts_with('"') => {
                 // Borrowed when there is no escape in it, owned otherwise.
-                serde_json::from_str::<&str>(r.get())
+                serde_json::from_str::<&str>(r)
                     .map(Cow::Borrowed)
-                    .or_else(|_| serde_json::from_str::<String>(r.get()).map(Cow::Owned))
+                    .or_else(|_| serde_json::from_str::<String>(r).map(Cow::Owned))
                     .ok()
             }
             Self::Raw(_) => None,
@@ -66,32 +70,40 @@ impl<'a> Doc<'a> {
     /// Indexes JSON bytes: objects by field, anything else kept raw. Malformed JSON is an error.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, String> {
         let text = std::str::from_utf8(bytes).map_err(|e| format!("malformed JSON: not UTF-8: {e}"))?;
-        if text.trim_start_matches([' ', '\n', '\r', '\t']).starts_with('{') {
-            // One pass: each field's value is validated as it is captured, then nothing may follow.
-            let mut de = serde_json::Deserializer::from_str(text);
-            let fields = IndexObject
-                .deserialize(&mut de)
-                .and_then(|fields| de.end().map(|()| fields))
-                .map_err(|e| format!("malformed JSON: {e}"))?;
-            return Ok(Self::Object(fields));
-        }
-        Self::from_raw(serde_json::from_str::<&RawValue>(text).map_err(|e| format!("malformed JSON: {e}"))?)
+        Self::from_raw(text)
     }
 
-    /// Indexes a raw JSON value.
-    pub fn from_raw(raw: &'a RawValue) -> Result<Self, String> {
-        if !raw.get().starts_with('{') {
-            return Ok(Self::Raw(raw));
+    /// Indexes JSON text: an object by field, anything else kept raw (checked well-formed).
+    pub fn from_raw(text: &'a str) -> Result<Self, String> {
+        let mut p = Parser { text, bytes: text.as_bytes(), at: 0, depth: 0 };
+        p.skip_ws();
+        let start = p.at;
+        let doc = if p.bytes.get(p.at) == Some(&b'{') {
+            let mut fields = Vec::with_capacity(16);
+            p.members(|p| {
+                let name = p.key()?;
+                p.colon()?;
+                let value = p.at;
+                p.skip()?;
+                fields.push((name, &text[value..p.at]));
+                Ok(())
+            })
+            .map(|()| Self::Object(fields))
+        } else {
+            p.skip().map(|()| Self::Raw(&text[start..p.at]))
+        };
+        let doc = doc.map_err(|what| malformed(text, p.at, what))?;
+        p.skip_ws();
+        if p.at < text.len() {
+            return Err(malformed(text, p.at, "trailing characters"));
         }
-        let mut de = serde_json::Deserializer::from_str(raw.get());
-        let fields = IndexObject.deserialize(&mut de).map_err(|e| format!("malformed JSON: {e}"))?;
-        Ok(Self::Object(fields))
+        Ok(doc)
     }
 
     /// A top-level field of an object, as written (the common case of a mapping, kept small so the
     /// caller gets it in registers).
     #[inline]
-    pub fn raw_field(&self, name: &str) -> Option<&RawValue> {
+    pub fn raw_field(&self, name: &str) -> Option<&'a str> {
         match self {
             Self::Object(fields) => find(fields, name),
             _ => None,
@@ -132,11 +144,11 @@ impl<'a> Doc<'a> {
         match self {
             Self::Object(fields) => fields
                 .iter()
-                .map(|(k, v)| serde_json::from_str(v.get()).map(|v| (k.to_string(), v)))
+                .map(|(k, v)| serde_json::from_str(v).map(|v| (k.to_string(), v)))
                 .collect::<Result<serde_json::Map<_, _>, _>>()
                 .map(Value::Object)
                 .map_err(|e| format!("malformed JSON: {e}")),
-            Self::Raw(r) => serde_json::from_str(r.get()).map_err(|e| format!("malformed JSON: {e}")),
+            Self::Raw(r) => serde_json::from_str(r).map_err(|e| format!("malformed JSON: {e}")),
             Self::Value(v) => Ok(v.clone()),
         }
     }
@@ -145,12 +157,12 @@ impl<'a> Doc<'a> {
 /// Nested fields borrow from a temporary index; they are re-expressed as typed values.
 fn into_owned_field(field: Field<'_>) -> Field<'static> {
     match field {
-        Field::Raw(r) => Field::Value(Cow::Owned(serde_json::from_str(r.get()).unwrap_or(Value::Null))),
+        Field::Raw(r) => Field::Value(Cow::Owned(serde_json::from_str(r).unwrap_or(Value::Null))),
         Field::Value(v) => Field::Value(Cow::Owned(v.into_owned())),
     }
 }
 
-fn find<'a>(fields: &[(Cow<'_, str>, &'a RawValue)], name: &str) -> Option<&'a RawValue> {
+fn find<'a>(fields: &[(Cow<'_, str>, &'a str)], name: &str) -> Option<&'a str> {
     // Last one wins on duplicate names, as when JSON is parsed into a map.
     fields
         .iter()
@@ -160,56 +172,13 @@ fn find<'a>(fields: &[(Cow<'_, str>, &'a RawValue)], name: &str) -> Option<&'a R
         .map(|(_, v)| *v)
 }
 
-/// Deserializes an object into (name, raw value) pairs, borrowing from the input.
-struct IndexObject;
-
-impl<'de> DeserializeSeed<'de> for IndexObject {
-    type Value = Vec<(Cow<'de, str>, &'de RawValue)>;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for IndexObject {
-    type Value = Vec<(Cow<'de, str>, &'de RawValue)>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(16));
-        while let Some(key) = map.next_key::<BorrowedOrOwned<'de>>()? {
-            fields.push((key.0, map.next_value::<&'de RawValue>()?));
-        }
-        Ok(fields)
-    }
-}
-
-/// A map key: borrowed when it has no escapes.
-struct BorrowedOrOwned<'a>(Cow<'a, str>);
-
-impl<'de> de::Deserialize<'de> for BorrowedOrOwned<'de> {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = BorrowedOrOwned<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a field name")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(BorrowedOrOwned(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(BorrowedOrOwned(Cow::Owned(v.to_string())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(BorrowedOrOwned(Cow::Owned(v)))
-            }
-        }
-        deserializer.deserialize_str(KeyVisitor)
-    }
+/// `malformed JSON: <what> at line L column C` (where the reader stopped, as `serde_json` words
+/// its errors).
+fn malformed(text: &str, at: usize, what: &str) -> String {
+    let before = &text[..text.floor_char_boundary(at)];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("malformed JSON: {what} at line {line} column {column}")
 }
 
 #[cfg(test)]
@@ -249,6 +218,69 @@ mod tests {
         let doc = Doc::parse(b"\"just text\"").unwrap();
         assert_eq!(doc.get(&[]).unwrap().unwrap().as_string().unwrap(), "just text");
         assert!(doc.get(&path("a")).unwrap().is_none());
+    }
+
+    /// The scanner accepts exactly what `serde_json` accepts, and indexes the same fields.
+    #[test]
+    fn the_scanner_agrees_with_serde_json() {
+        let documents = [
+            r#"{}"#,
+            r#" { "a" : 1 , "b":[1, 2.5e-3, -0, "x", {"c": [true, false, null]}], "d": {} } "#,
+            r#"{"esc\"aped": "\u00e9\n\t\/\\", "é": "ünï", "n": -12.5E+7}"#,
+            r#"{"a": 1,}"#,
+            r#"{"a": [1, 2,]}"#,
+            r#"{"a": 01}"#,
+            r#"{"a": -}"#,
+            r#"{"a": 1.}"#,
+            r#"{"a": .5}"#,
+            r#"{"a": 1e}"#,
+            r#"{"a": +1}"#,
+            r#"{"a" 1}"#,
+            r#"{a: 1}"#,
+            r#"{"a": tru}"#,
+            r#"{"a": nul}"#,
+            r#"{"a": "\x"}"#,
+            r#"{"a": "\u12G4"}"#,
+            "{\"a\": \"tab\there\"}",
+            r#"{"a": "open}"#,
+            r#"{"a": [1, 2}"#,
+            r#"{"a": {"b": 1]}"#,
+            r#"{"a": 1} x"#,
+            r#"{"a": 1}}"#,
+            r#"{"a": 1"#,
+            r#"{"#,
+            r#"{"a": [1 2]}"#,
+            r#"{"a": {"b" 2}}"#,
+            r#"{"a": {1: 2}}"#,
+            r#"{"a": NaN}"#,
+            r#"{"a": "\ud800"}"#,
+            r#"{"a": "\ud83d\ude00"}"#,
+            r#"{"\ud800": 1}"#,
+            r#"[1, {"a": 2}]"#,
+            r#""text""#,
+            r#" 12 "#,
+            r#"1 2"#,
+            r#""#,
+            r#"   "#,
+        ];
+        for text in documents {
+            let ours = Doc::from_raw(text);
+            let theirs = serde_json::from_str::<Value>(text);
+            assert_eq!(ours.is_ok(), theirs.is_ok(), "{text}: {ours:?} / {theirs:?}");
+            match (ours, theirs) {
+                (Ok(doc), Ok(value)) => assert_eq!(doc.to_value().unwrap(), value, "{text}"),
+                (Err(e), _) => assert!(e.starts_with("malformed JSON: ") && e.contains(" at line 1 column "), "{e}"),
+                _ => {}
+            }
+        }
+        let deep = format!("{{\"a\": {}1{}}}", "[".repeat(126), "]".repeat(126));
+        assert!(Doc::from_raw(&deep).is_ok(), "{:?}", Doc::from_raw(&deep).err());
+        assert!(serde_json::from_str::<Value>(&deep).is_ok(), "{:?}", serde_json::from_str::<Value>(&deep).err());
+        let too_deep = format!("{{\"a\": {}1{}}}", "[".repeat(127), "]".repeat(127));
+        assert!(Doc::from_raw(&too_deep).unwrap_err().contains("nested too deeply"));
+        assert!(serde_json::from_str::<Value>(&too_deep).is_err());
+        let error = Doc::from_raw("{\n  \"a\": 1,\n  \"b\" 2\n}").unwrap_err();
+        assert_eq!(error, "malformed JSON: expected ':' at line 3 column 7");
     }
 
     #[test]

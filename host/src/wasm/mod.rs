@@ -130,9 +130,8 @@ impl std::fmt::Display for World {
     }
 }
 
-/// The guest SDK's `Value` (JSON reader and writer included), compiled natively so its unit tests
-/// run with the host's.
-#[cfg(test)]
+/// The guest SDK's `Value` (JSON reader and writer included), compiled natively: its unit tests run
+/// with the host's, and the sink indexes JSON records with its reader ([`crate::pipeline::json`]).
 #[path = "../../../plugins/sdk/rust/src/value.rs"]
-#[allow(dead_code, missing_debug_implementations)]
-mod sdk_value;
+#[allow(dead_code, missing_debug_implementations, unreachable_pub)]
+pub(crate) mod sdk_value;

@@ -82,6 +82,10 @@ enum Command {
         /// Rounds of Spillway, ceiling, ceiling, Spillway; medians are reported.
         #[arg(long, default_value_t = 2)]
         rounds: u32,
+        /// Another spillway binary (e.g. a build of main) measured in the same rounds, next to
+        /// `--spillway`: Spillway, baseline, ceiling, ceiling, baseline, Spillway.
+        #[arg(long)]
+        baseline: Option<std::path::PathBuf>,
     },
     /// The source draining a bucketed table of `count` rows to Kafka, next to the raw ceiling (a
     /// scylla-driver program reading and producing the same rows), A-B-B-A rounds (Markdown out).
@@ -185,8 +189,9 @@ async fn main() {
             .await;
             println!("{table} has {count} rows ({:.1}s)", started.elapsed().as_secs_f64());
         }
-        Command::BenchSink { count, partitions, tasks, concurrency, spillway, rounds } => {
-            spillway_tests::bench::run(&services, &spillway, count, partitions, tasks, concurrency, rounds).await;
+        Command::BenchSink { count, partitions, tasks, concurrency, spillway, rounds, baseline } => {
+            let builds = (spillway.as_path(), baseline.as_deref());
+            spillway_tests::bench::run(&services, builds, count, partitions, tasks, concurrency, rounds).await;
         }
         Command::BenchSource { count, parallelism, spillway, rounds } => {
             spillway_tests::bench_source::run(&services, &spillway, count, parallelism, rounds).await;

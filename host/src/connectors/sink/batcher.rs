@@ -10,32 +10,43 @@
 
 use std::collections::VecDeque;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
-/// A table (index into the task's writers) and a serialized partition key.
-pub type GroupKey = (usize, Vec<u8>);
+/// A partition's place in the batcher: stable while it has statements waiting or a batch in
+/// flight, then reused.
+pub type Slot = u32;
 
 #[derive(Debug)]
-struct Queue<T> {
+struct Partition<T> {
+    /// The table's index, then the serialized partition key (the map's key, kept to free it).
+    key: Box<[u8]>,
+    table: usize,
     items: VecDeque<(T, usize)>,
     bytes: usize,
+    /// A batch of it is in flight.
+    busy: bool,
+    /// It has an entry in `ready` / in `full` (entries may be stale, checked when taken).
+    in_ready: bool,
+    in_full: bool,
 }
 
 /// The batching state of one task. Pure: `T` is whatever the task tracks per statement.
 ///
-/// `ready` holds every partition with statements waiting and nothing in flight, `full` those of
-/// them with a full batch waiting; both may hold stale entries, checked when taken.
+/// A partition is looked up by its key once per statement; everything after that goes by its
+/// slot. `ready` holds the partitions with statements waiting and nothing in flight, `full` those of
+/// them with a full batch waiting.
 #[derive(Debug)]
 pub struct Batcher<T> {
     max_statements: usize,
     max_bytes: usize,
-    waiting: FxHashMap<GroupKey, Queue<T>>,
-    ready: VecDeque<GroupKey>,
-    ready_set: FxHashSet<GroupKey>,
-    full: VecDeque<GroupKey>,
-    full_set: FxHashSet<GroupKey>,
-    busy: FxHashSet<GroupKey>,
+    slots: FxHashMap<Box<[u8]>, Slot>,
+    partitions: Vec<Partition<T>>,
+    free: Vec<Slot>,
+    ready: VecDeque<Slot>,
+    full: VecDeque<Slot>,
     queued: usize,
+    /// The lookup key of the statement being pushed (table, then partition key), reused.
+    scratch: Vec<u8>,
 }
 
 impl<T> Batcher<T> {
@@ -44,109 +55,154 @@ impl<T> Batcher<T> {
         Self {
             max_statements: max_statements.max(1),
             max_bytes,
-            waiting: FxHashMap::default(),
+            slots: FxHashMap::default(),
+            partitions: Vec::new(),
+            free: Vec::new(),
             ready: VecDeque::new(),
-            ready_set: FxHashSet::default(),
             full: VecDeque::new(),
-            full_set: FxHashSet::default(),
-            busy: FxHashSet::default(),
             queued: 0,
+            scratch: Vec::new(),
         }
     }
 
-    fn is_full(&self, queue: &Queue<T>) -> bool {
-        queue.items.len() >= self.max_statements || queue.bytes >= self.max_bytes
+    fn is_full(&self, p: &Partition<T>) -> bool {
+        p.items.len() >= self.max_statements || p.bytes >= self.max_bytes
     }
 
-    /// Marks `key` ready (and full, when it is) unless it has a batch in flight.
-    fn offer(&mut self, key: &GroupKey) {
-        if self.busy.contains(key) {
+    /// Marks the partition ready (and full, when it is) unless it has a batch in flight.
+    fn offer(&mut self, slot: Slot) {
+        let p = &self.partitions[slot as usize];
+        if p.busy || p.items.is_empty() {
             return;
         }
-        let Some(queue) = self.waiting.get(key) else { return };
-        let full = self.is_full(queue);
-        if self.ready_set.insert(key.clone()) {
-            self.ready.push_back(key.clone());
+        let full = self.is_full(p);
+        let p = &mut self.partitions[slot as usize];
+        if !p.in_ready {
+            p.in_ready = true;
+            self.ready.push_back(slot);
         }
-        if full && self.full_set.insert(key.clone()) {
-            self.full.push_back(key.clone());
+        if full && !p.in_full {
+            p.in_full = true;
+            self.full.push_back(slot);
         }
     }
 
-    /// Queues a statement of `size` bytes for its partition, after those already queued.
-    pub fn push(&mut self, key: GroupKey, item: T, size: usize) {
-        // The key is cloned only when its partition starts a new queue (once per batch, not per
-        // statement).
-        match self.waiting.get_mut(&key) {
-            Some(queue) => {
-                queue.items.push_back((item, size));
-                queue.bytes += size;
+    /// Queues a statement of `size` bytes for the partition `key` of table `table`, after those
+    /// already queued.
+    pub fn push(&mut self, table: usize, key: &[u8], item: T, size: usize) {
+        self.scratch.clear();
+        self.scratch.extend_from_slice(&(table as u64).to_le_bytes());
+        self.scratch.extend_from_slice(key);
+        let slot = match self.slots.get(self.scratch.as_slice()) {
+            Some(&slot) => slot,
+            None => self.open(table),
+        };
+        let p = &mut self.partitions[slot as usize];
+        p.items.push_back((item, size));
+        p.bytes += size;
+        self.queued += 1;
+        self.offer(slot);
+    }
+
+    /// A slot for the partition in `scratch` (the key is copied once per partition, not per
+    /// statement).
+    fn open(&mut self, table: usize) -> Slot {
+        let key: Box<[u8]> = self.scratch.as_slice().into();
+        let partition = Partition {
+            key: key.clone(),
+            table,
+            items: VecDeque::new(),
+            bytes: 0,
+            busy: false,
+            in_ready: false,
+            in_full: false,
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.partitions[slot as usize] = partition;
+                slot
             }
             None => {
-                self.waiting.insert(key.clone(), Queue { items: VecDeque::from([(item, size)]), bytes: size });
+                self.partitions.push(partition);
+                (self.partitions.len() - 1) as Slot
             }
-        }
-        self.queued += 1;
-        self.offer(&key);
+        };
+        self.slots.insert(key, slot);
+        slot
     }
 
-    /// The next batch to send, full or not, from a partition with nothing in flight; marks that
-    /// partition busy.
-    pub fn next_batch(&mut self) -> Option<(GroupKey, Vec<T>)> {
+    /// The next batch to send, full or not, from a partition with nothing in flight: its table,
+    /// its slot (for [`Batcher::done`]) and its statements.
+    pub fn next_batch(&mut self) -> Option<(usize, Slot, Vec<T>)> {
         if let Some(full) = self.next_full_batch() {
             return Some(full);
         }
-        while let Some(key) = self.ready.pop_front() {
-            self.ready_set.remove(&key);
-            if !self.busy.contains(&key) && self.waiting.contains_key(&key) {
-                return Some(self.take(key));
+        while let Some(slot) = self.ready.pop_front() {
+            let p = &mut self.partitions[slot as usize];
+            p.in_ready = false;
+            if !p.busy && !p.items.is_empty() {
+                return Some(self.take(slot));
             }
         }
         None
     }
 
     /// The next full batch (by count or bytes) from a partition with nothing in flight.
-    pub fn next_full_batch(&mut self) -> Option<(GroupKey, Vec<T>)> {
-        while let Some(key) = self.full.pop_front() {
-            self.full_set.remove(&key);
-            let full = !self.busy.contains(&key) && self.waiting.get(&key).is_some_and(|q| self.is_full(q));
+    pub fn next_full_batch(&mut self) -> Option<(usize, Slot, Vec<T>)> {
+        while let Some(slot) = self.full.pop_front() {
+            let p = &self.partitions[slot as usize];
+            let full = !p.busy && self.is_full(p);
+            self.partitions[slot as usize].in_full = false;
             if full {
-                return Some(self.take(key));
+                return Some(self.take(slot));
             }
         }
         None
     }
 
-    fn take(&mut self, key: GroupKey) -> (GroupKey, Vec<T>) {
-        let queue = self.waiting.get_mut(&key).expect("a ready partition has statements waiting");
-        let (mut items, mut bytes) = (Vec::new(), 0);
-        while let Some((_, size)) = queue.items.front() {
-            let full = items.len() >= self.max_statements || (!items.is_empty() && bytes + size > self.max_bytes);
+    fn take(&mut self, slot: Slot) -> (usize, Slot, Vec<T>) {
+        let (max_statements, max_bytes) = (self.max_statements, self.max_bytes);
+        let p = &mut self.partitions[slot as usize];
+        let (mut items, mut bytes) = (Vec::with_capacity(p.items.len().min(max_statements)), 0);
+        while let Some((_, size)) = p.items.front() {
+            let full = items.len() >= max_statements || (!items.is_empty() && bytes + size > max_bytes);
             if full {
                 break;
             }
-            let (item, size) = queue.items.pop_front().expect("front exists");
+            let (item, size) = p.items.pop_front().expect("front exists");
             bytes += size;
             items.push(item);
         }
-        queue.bytes -= bytes;
-        if queue.items.is_empty() {
-            self.waiting.remove(&key);
-        }
+        p.bytes -= bytes;
+        p.busy = true;
         self.queued -= items.len();
-        self.busy.insert(key.clone());
-        (key, items)
+        (p.table, slot, items)
     }
 
-    /// The partition's batch is done; what queued up meanwhile becomes ready.
-    pub fn done(&mut self, key: &GroupKey) {
-        self.busy.remove(key);
-        self.offer(key);
+    /// The partition's batch is done; what queued up meanwhile becomes ready, and a partition with
+    /// nothing left gives its slot back.
+    pub fn done(&mut self, slot: Slot) {
+        let p = &mut self.partitions[slot as usize];
+        p.busy = false;
+        if p.items.is_empty() {
+            p.in_ready = false;
+            p.in_full = false;
+            let key = std::mem::take(&mut p.key);
+            self.slots.remove(&key);
+            self.free.push(slot);
+        } else {
+            self.offer(slot);
+        }
     }
 
     /// Statements queued and not yet sent.
     pub fn queued(&self) -> usize {
         self.queued
+    }
+
+    /// Partitions with statements waiting or a batch in flight.
+    pub fn partitions(&self) -> usize {
+        self.slots.len()
     }
 }
 
@@ -154,69 +210,96 @@ impl<T> Batcher<T> {
 mod tests {
     use super::*;
 
-    fn key(k: u8) -> GroupKey {
-        (0, vec![k])
+    /// Pushes statement `item` for partition `[k]` of table 0.
+    fn push<T>(b: &mut Batcher<T>, k: u8, item: T, size: usize) {
+        b.push(0, &[k], item, size);
+    }
+
+    /// The next batch as (partition, statements), and marks it done when `done`.
+    fn next<T>(b: &mut Batcher<T>, full_only: bool, done: bool) -> Option<(u8, Vec<T>)> {
+        let (_, slot, items) = if full_only { b.next_full_batch()? } else { b.next_batch()? };
+        let k = *b.partitions[slot as usize].key.last().expect("a key");
+        if done {
+            b.done(slot);
+        }
+        Some((k, items))
     }
 
     #[test]
     fn one_batch_per_partition_in_flight_in_order() {
         let mut b = Batcher::new(3, 1000);
         for i in 0..5 {
-            b.push(key(1), i, 10);
+            push(&mut b, 1, i, 10);
         }
-        b.push(key(2), 100, 10);
-        assert_eq!(b.next_batch(), Some((key(1), vec![0, 1, 2])));
-        assert_eq!(b.next_batch(), Some((key(2), vec![100])));
-        assert_eq!(b.next_batch(), None, "key 1 is busy");
-        b.push(key(1), 5, 10);
+        push(&mut b, 2, 100, 10);
+        let (_, one, items) = b.next_batch().unwrap();
+        assert_eq!(items, vec![0, 1, 2]);
+        let (_, two, items) = b.next_batch().unwrap();
+        assert_eq!(items, vec![100]);
+        assert_eq!(b.next_batch(), None, "partition 1 is busy");
+        push(&mut b, 1, 5, 10);
         assert_eq!(b.next_batch(), None, "still busy");
-        b.done(&key(1));
-        assert_eq!(b.next_batch(), Some((key(1), vec![3, 4, 5])));
-        b.done(&key(1));
-        b.done(&key(2));
+        b.done(one);
+        assert_eq!(next(&mut b, false, true), Some((1, vec![3, 4, 5])));
+        b.done(two);
         assert_eq!(b.next_batch(), None);
-        assert_eq!(b.queued(), 0);
+        assert_eq!((b.queued(), b.partitions()), (0, 0), "nothing left, every slot given back");
     }
 
     #[test]
     fn byte_cap_splits_but_never_starves_a_big_statement() {
         let mut b = Batcher::new(10, 100);
-        b.push(key(1), 'a', 60);
-        b.push(key(1), 'b', 60);
-        b.push(key(1), 'c', 500);
-        assert_eq!(b.next_batch(), Some((key(1), vec!['a'])));
-        b.done(&key(1));
-        assert_eq!(b.next_batch(), Some((key(1), vec!['b'])));
-        b.done(&key(1));
-        assert_eq!(b.next_batch(), Some((key(1), vec!['c'])), "an oversized statement goes alone");
+        push(&mut b, 1, 'a', 60);
+        push(&mut b, 1, 'b', 60);
+        push(&mut b, 1, 'c', 500);
+        assert_eq!(next(&mut b, false, true), Some((1, vec!['a'])));
+        assert_eq!(next(&mut b, false, true), Some((1, vec!['b'])));
+        assert_eq!(next(&mut b, false, true), Some((1, vec!['c'])), "an oversized statement goes alone");
         assert_eq!(b.queued(), 0);
     }
 
     #[test]
     fn tables_are_separate_partitions() {
         let mut b = Batcher::new(10, 1000);
-        b.push((0, vec![1]), 'x', 1);
-        b.push((1, vec![1]), 'y', 1);
-        assert_eq!(b.next_batch().map(|(_, v)| v), Some(vec!['x']));
-        assert_eq!(b.next_batch().map(|(_, v)| v), Some(vec!['y']));
+        b.push(0, &[1], 'x', 1);
+        b.push(1, &[1], 'y', 1);
+        assert_eq!(b.next_batch().map(|(t, _, v)| (t, v)), Some((0, vec!['x'])));
+        assert_eq!(b.next_batch().map(|(t, _, v)| (t, v)), Some((1, vec!['y'])));
     }
 
     #[test]
     fn full_batches_first_partial_ones_only_when_asked() {
         let mut b = Batcher::new(2, 1000);
-        b.push(key(1), 'a', 1);
+        push(&mut b, 1, 'a', 1);
         assert_eq!(b.next_full_batch(), None, "one statement is not a full batch");
-        b.push(key(2), 'x', 1);
-        b.push(key(2), 'y', 1);
-        b.push(key(2), 'z', 1);
-        assert_eq!(b.next_full_batch(), Some((key(2), vec!['x', 'y'])));
-        assert_eq!(b.next_full_batch(), None, "key 2 is busy, key 1 is not full");
-        b.push(key(1), 'b', 1);
-        assert_eq!(b.next_full_batch(), Some((key(1), vec!['a', 'b'])));
-        b.done(&key(2));
+        push(&mut b, 2, 'x', 1);
+        push(&mut b, 2, 'y', 1);
+        push(&mut b, 2, 'z', 1);
+        let (_, two, items) = b.next_full_batch().unwrap();
+        assert_eq!(items, vec!['x', 'y']);
+        assert_eq!(b.next_full_batch(), None, "partition 2 is busy, partition 1 is not full");
+        push(&mut b, 1, 'b', 1);
+        assert_eq!(next(&mut b, true, true), Some((1, vec!['a', 'b'])));
+        b.done(two);
         assert_eq!(b.next_full_batch(), None, "z alone is not full");
-        assert_eq!(b.next_batch(), Some((key(2), vec!['z'])), "but goes when asked");
+        assert_eq!(next(&mut b, false, true), Some((2, vec!['z'])), "but goes when asked");
         assert_eq!(b.next_batch(), None);
-        assert_eq!(b.queued(), 0);
+        assert_eq!((b.queued(), b.partitions()), (0, 0));
+    }
+
+    #[test]
+    fn freed_slots_are_reused_without_mixing_partitions() {
+        let mut b = Batcher::new(2, 1000);
+        for round in 0..50u8 {
+            // Many short-lived partitions: each batch done leaves its slot free for the next.
+            push(&mut b, round, u32::from(round), 1);
+            push(&mut b, round.wrapping_add(100), 1000 + u32::from(round), 1);
+            let mut got = vec![next(&mut b, false, true).unwrap(), next(&mut b, false, true).unwrap()];
+            got.sort();
+            assert_eq!(got, vec![(round, vec![u32::from(round)]), (round + 100, vec![1000 + u32::from(round)])]);
+            assert_eq!(b.next_batch(), None);
+        }
+        assert!(b.partitions.len() <= 2, "slots reused: {}", b.partitions.len());
+        assert_eq!(b.partitions(), 0);
     }
 }

@@ -6,7 +6,6 @@
 //! through [`Watermarks`]: a record is done when Cassandra acknowledged all of its statements, or the
 //! error policy took it (for the dead letter queue: when Kafka acknowledged it).
 
-use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,12 +18,11 @@ use rdkafka::error::KafkaError;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use rustc_hash::FxHashMap;
 use scylla::client::session::Session;
-use scylla::statement::batch::{Batch, BatchType};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
-use super::batcher::{Batcher, GroupKey};
+use super::batcher::{Batcher, Slot};
 use super::config::{SinkConfig, WritePolicy};
 use super::pending::BySeq;
 use super::writer::{BoundStatement, RecordView, TableWriter};
@@ -133,7 +131,9 @@ struct Item {
 }
 
 struct BatchOutcome {
-    key: GroupKey,
+    /// The writer (table) and the batcher's slot of the partition written.
+    table: usize,
+    slot: Slot,
     results: Vec<(u64, Result<(), WriteFailure>)>,
 }
 
@@ -241,7 +241,7 @@ pub struct SinkTask {
 struct Run {
     session: Arc<Session>,
     writers: Vec<Arc<TableWriter>>,
-    by_topic: HashMap<String, Vec<usize>>,
+    by_topic: FxHashMap<String, Vec<usize>>,
     dlq: Option<Arc<DeadLetterQueue>>,
     watermarks: Arc<Mutex<Watermarks>>,
     pending: BySeq<Pending>,
@@ -261,6 +261,10 @@ struct Run {
     caught_up: bool,
     /// Counters and topics for REST.
     report: Arc<TaskReport>,
+    /// The statements of the record being accepted (writer, statement, its partition key in
+    /// `keys`), reused from record to record.
+    bound: Vec<(usize, BoundStatement, std::ops::Range<usize>)>,
+    keys: Vec<u8>,
 }
 
 impl Run {
@@ -334,7 +338,7 @@ impl SinkTask {
         let Some(session) = connect_with_retry(&self.config.connection, &self.name, &shutdown).await? else {
             return Ok(());
         };
-        let (mut writers, mut by_topic) = (Vec::new(), HashMap::<String, Vec<usize>>::new());
+        let (mut writers, mut by_topic) = (Vec::new(), FxHashMap::<String, Vec<usize>>::default());
         for mapping in &self.config.mappings {
             let writer = TableWriter::prepare(&session, mapping).await?;
             info!(task = %self.name, topic = %mapping.topic, table = %writer.target, "mapping ready");
@@ -387,6 +391,8 @@ impl SinkTask {
             requests: 0,
             caught_up: true,
             report,
+            bound: Vec::new(),
+            keys: Vec::new(),
             transforms: {
                 let converters = self
                     .plugin_converters
@@ -538,33 +544,39 @@ impl SinkTask {
         lock(&run.watermarks).track(&record.topic, record.partition, record.offset);
         let seq = run.next_seq;
         run.next_seq += 1;
-        let bound = match &outputs {
-            None => self.bind(run, &record),
-            Some(outputs) => outputs
-                .iter()
-                .map(|r| self.bind(run, r))
-                .collect::<Result<Vec<_>, _>>()
-                .map(|all| all.into_iter().flatten().collect()),
+        let (mut bound, mut keys) = (std::mem::take(&mut run.bound), std::mem::take(&mut run.keys));
+        bound.clear();
+        keys.clear();
+        let result = match &outputs {
+            None => self.bind(run, &record, &mut bound, &mut keys),
+            Some(outputs) => outputs.iter().try_for_each(|r| self.bind(run, r, &mut bound, &mut keys)),
         };
-        let statements = match bound {
-            Ok(statements) => statements,
-            Err(failure) => {
-                return self.skip_or_fail(run, record, failure, self.config.bad_records == ErrorTolerance::All);
-            }
-        };
-        if statements.is_empty() {
+        if let Err(failure) = result {
+            (run.bound, run.keys) = (bound, keys);
+            return self.skip_or_fail(run, record, failure, self.config.bad_records == ErrorTolerance::All);
+        }
+        if bound.is_empty() {
             lock(&run.watermarks).ack(&record.topic, record.partition, record.offset);
-            return Ok(());
+        } else {
+            run.pending.insert(seq, Pending { record, remaining: bound.len(), failure: None });
+            for (writer, statement, key) in bound.drain(..) {
+                let size = statement.size;
+                run.batcher.push(writer, &keys[key], Item { seq, statement }, size);
+            }
         }
-        run.pending.insert(seq, Pending { record, remaining: statements.len(), failure: None });
-        for (writer, mut statement) in statements {
-            let (key, size) = ((writer, std::mem::take(&mut statement.partition_key)), statement.size);
-            run.batcher.push(key, Item { seq, statement }, size);
-        }
+        (run.bound, run.keys) = (bound, keys);
         Ok(())
     }
 
-    fn bind(&self, run: &Run, record: &SinkRecord) -> Result<Vec<(usize, BoundStatement)>, Failure> {
+    /// Converts and binds one record for every table its topic is mapped to: appends the
+    /// statements to `out`, their partition keys to `keys`.
+    fn bind(
+        &self,
+        run: &Run,
+        record: &SinkRecord,
+        out: &mut Vec<(usize, BoundStatement, std::ops::Range<usize>)>,
+        keys: &mut Vec<u8>,
+    ) -> Result<(), Failure> {
         let (converter, class) = &self.value_converter;
         let value = converter.to_doc(record.value.as_deref()).map_err(|e| Failure {
             stage: Stage::ValueConverter,
@@ -606,11 +618,12 @@ impl SinkTask {
                 )));
             }
         };
-        targets
-            .iter()
-            .map(|&w| run.writers[w].bind(&view).map(|s| (w, s)))
-            .collect::<Result<_, _>>()
-            .map_err(mapping_error)
+        for &w in targets {
+            let start = keys.len();
+            let statement = run.writers[w].bind(&view, keys).map_err(mapping_error)?;
+            out.push((w, statement, start..keys.len()));
+        }
+        Ok(())
     }
 
     /// A record that failed: skipped (to the dead letter queue when there is one, else logged) or
@@ -664,10 +677,10 @@ impl SinkTask {
                 || run.batches.len() < BUSY_REQUESTS
                 || shutdown.is_cancelled();
             let next = if partial_ok { run.batcher.next_batch() } else { run.batcher.next_full_batch() };
-            let Some((key, items)) = next else { break };
-            let writer = run.writers[key.0].clone();
+            let Some((table, slot, items)) = next else { break };
+            let writer = run.writers[table].clone();
             let (session, shutdown, config) = (run.session.clone(), shutdown.clone(), self.retry_settings());
-            run.batches.push(Box::pin(write_batch(session, writer, key, items, config, shutdown)));
+            run.batches.push(Box::pin(write_batch(session, writer, (table, slot), items, config, shutdown)));
             run.requests += 1;
         }
     }
@@ -683,10 +696,12 @@ impl SinkTask {
     /// Counts finished statements; a record whose statements are all done is acknowledged, or
     /// handed to the error policy when one failed.
     fn settle_batch(&self, run: &mut Run, outcome: BatchOutcome) -> Result<(), TaskError> {
-        run.batcher.done(&outcome.key);
-        let target = run.writers[outcome.key.0].target.clone();
+        run.batcher.done(outcome.slot);
         let ok = outcome.results.iter().filter(|(_, r)| r.is_ok()).count() as u64;
         TaskReport::add(&run.report.statements_written, ok);
+        // One lock for the whole batch (released while a failed record goes to the error policy).
+        let watermarks = run.watermarks.clone();
+        let mut acks = Some(lock(&watermarks));
         for (seq, result) in outcome.results {
             let Some(p) = run.pending.get_mut(seq) else { continue };
             match result {
@@ -700,7 +715,7 @@ impl SinkTask {
                 }
                 Err(WriteFailure::Rejected(e)) => {
                     if p.failure.is_none() {
-                        p.failure = Some((target.clone(), e));
+                        p.failure = Some((run.writers[outcome.table].target.clone(), e));
                     }
                 }
             }
@@ -710,7 +725,10 @@ impl SinkTask {
             }
             let done = run.pending.remove(seq).expect("present");
             match done.failure {
-                None => lock(&run.watermarks).ack(&done.record.topic, done.record.partition, done.record.offset),
+                None => {
+                    let r = &done.record;
+                    acks.get_or_insert_with(|| lock(&watermarks)).ack(&r.topic, r.partition, r.offset);
+                }
                 Some((table, error)) => {
                     let failure = Failure {
                         stage: Stage::TaskPut,
@@ -719,6 +737,7 @@ impl SinkTask {
                         message: format!("{table}: {error}"),
                     };
                     let skip = self.config.rejected_writes == WritePolicy::Skip;
+                    drop(acks.take());
                     self.skip_or_fail(run, done.record, failure, skip)?;
                 }
             }
@@ -782,7 +801,7 @@ struct RetrySettings {
 async fn write_batch(
     session: Arc<Session>,
     writer: Arc<TableWriter>,
-    key: GroupKey,
+    (table, slot): (usize, Slot),
     items: Vec<Item>,
     retry: RetrySettings,
     shutdown: CancellationToken,
@@ -795,16 +814,9 @@ async fn write_batch(
                 .map(|r| r.map(|_| ()).map_err(CassandraError::from))
         })
         .await;
-        return BatchOutcome { key, results: vec![(item.seq, result)] };
+        return BatchOutcome { table, slot, results: vec![(item.seq, result)] };
     }
-    let mut batch = Batch::new(BatchType::Unlogged);
-    for item in &items {
-        batch.append_statement(writer.statement(item.statement.kind).clone());
-    }
-    batch.set_is_idempotent(true);
-    if let Some(c) = writer.statement(items[0].statement.kind).get_consistency() {
-        batch.set_consistency(c);
-    }
+    let batch = writer.batch(items.iter().map(|i| i.statement.kind));
     let values: Vec<_> = items.iter().map(|i| &i.statement.values).collect();
     let batch_retry = RetrySettings { policy: WritePolicy::Fail, ..retry };
     match execute_with_retry(batch_retry, &shutdown, &writer.target, || {
@@ -812,7 +824,7 @@ async fn write_batch(
     })
     .await
     {
-        Ok(()) => BatchOutcome { key, results: items.iter().map(|i| (i.seq, Ok(()))).collect() },
+        Ok(()) => BatchOutcome { table, slot, results: items.iter().map(|i| (i.seq, Ok(()))).collect() },
         Err(WriteFailure::Rejected(error)) => {
             debug!(table = %writer.target, %error, statements = items.len(), "batch rejected; isolating the bad statements");
             let mut results = Vec::with_capacity(items.len());
@@ -825,12 +837,12 @@ async fn write_batch(
                 .await;
                 results.push((item.seq, result));
             }
-            BatchOutcome { key, results }
+            BatchOutcome { table, slot, results }
         }
         Err(other) => {
             let mut results = vec![(items[0].seq, Err(other))];
             results.extend(items[1..].iter().map(|i| (i.seq, Err(WriteFailure::Cancelled))));
-            BatchOutcome { key, results }
+            BatchOutcome { table, slot, results }
         }
     }
 }

@@ -3,11 +3,13 @@
 //! (column, source, CQL type) that binds a record to them.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use scylla::frame::response::result::NativeType;
 
 use scylla::client::session::Session;
 use scylla::frame::response::result::ColumnType;
+use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::{CqlTimestamp, CqlValue};
 use serde_json::Value;
@@ -50,8 +52,6 @@ pub struct BoundStatement {
     pub kind: StatementKind,
     /// Its values.
     pub values: BoundRow,
-    /// The serialized partition key: statements with the same one may share an UNLOGGED batch.
-    pub partition_key: Vec<u8>,
     /// Approximate size of the values in bytes.
     pub size: usize,
 }
@@ -156,7 +156,22 @@ pub struct TableWriter {
     insert: PreparedStatement,
     insert_binds: InsertBinds,
     delete: Option<DeleteStatement>,
+    /// Batches of n upserts, by n, built on first use ([`TableWriter::batch`]).
+    upsert_batches: BatchCache,
 }
+
+/// Batches by their number of statements (the driver's `Batch` has no `Debug`).
+struct BatchCache(Vec<OnceLock<Batch>>);
+
+impl std::fmt::Debug for BatchCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let built: Vec<usize> = self.0.iter().enumerate().filter(|(_, b)| b.get().is_some()).map(|(n, _)| n).collect();
+        f.debug_struct("BatchCache").field("built", &built).finish()
+    }
+}
+
+/// Batches of up to this many upserts are built once and reused (the default batch is 32).
+const CACHED_BATCH_SIZES: usize = 128;
 
 impl TableWriter {
     /// Reads the table schema, resolves the mapping and prepares the statements.
@@ -248,7 +263,8 @@ impl TableWriter {
                 Some(DeleteStatement::Custom { statement, key_fields: key_fields.clone(), types })
             }
         };
-        Ok(Self { target, mapping: mapping.clone(), columns, types, insert, insert_binds, delete })
+        let upsert_batches = BatchCache((0..=CACHED_BATCH_SIZES).map(|_| OnceLock::new()).collect());
+        Ok(Self { target, mapping: mapping.clone(), columns, types, insert, insert_binds, delete, upsert_batches })
     }
 
     /// Source topic.
@@ -267,26 +283,59 @@ impl TableWriter {
         }
     }
 
-    /// Binds one record: an upsert, or a delete (a tombstone, or a record whose mapped non-key
-    /// columns are all null, when deletes are enabled). Errors name the table, column and field.
-    pub fn bind(&self, record: &RecordView<'_>) -> Result<BoundStatement, String> {
-        let (kind, values, key) = self.bind_values(record)?;
-        let partition_key = match key {
-            Some(key) => key,
-            None => self
-                .statement(kind)
-                .compute_partition_key(&values)
-                .map(|b| b.to_vec())
-                .map_err(|e| format!("{}: cannot compute the partition key: {e}", self.target))?,
+    /// An UNLOGGED, idempotent batch of these statements (at the first one's consistency level).
+    /// Batches of upserts only — nearly all of them — are built once per size and lent out.
+    pub fn batch(&self, kinds: impl ExactSizeIterator<Item = StatementKind> + Clone) -> Cow<'_, Batch> {
+        let n = kinds.len();
+        let build = |kinds: &mut dyn Iterator<Item = StatementKind>| {
+            let mut batch = Batch::new(BatchType::Unlogged);
+            let mut first = None;
+            for kind in kinds {
+                let statement = self.statement(kind);
+                first.get_or_insert(statement);
+                batch.append_statement(statement.clone());
+            }
+            batch.set_is_idempotent(true);
+            if let Some(c) = first.and_then(PreparedStatement::get_consistency) {
+                batch.set_consistency(c);
+            }
+            batch
         };
-        let size = values.byte_len() + 8;
-        Ok(BoundStatement { kind, values, partition_key, size })
+        match self.upsert_batches.0.get(n) {
+            Some(cached) if kinds.clone().all(|k| k == StatementKind::Upsert) => {
+                Cow::Borrowed(cached.get_or_init(|| build(&mut kinds.clone())))
+            }
+            _ => Cow::Owned(build(&mut kinds.clone())),
+        }
     }
 
-    /// The statement kind, its values, and the grouping key when the mapped cells give it.
-    fn bind_values(&self, record: &RecordView<'_>) -> Result<(StatementKind, BoundRow, Option<Vec<u8>>), String> {
+    /// Binds one record: an upsert, or a delete (a tombstone, or a record whose mapped non-key
+    /// columns are all null, when deletes are enabled). Errors name the table, column and field.
+    ///
+    /// The statement's partition key (statements with the same one may share an UNLOGGED batch) is
+    /// appended to `key`, a buffer the caller reuses; on an error, `key` may hold part of it.
+    pub fn bind(&self, record: &RecordView<'_>, key: &mut Vec<u8>) -> Result<BoundStatement, String> {
+        let (kind, values, from_cells) = self.bind_values(record, key)?;
+        if !from_cells {
+            let computed = self
+                .statement(kind)
+                .compute_partition_key(&values)
+                .map_err(|e| format!("{}: cannot compute the partition key: {e}", self.target))?;
+            key.extend_from_slice(&computed);
+        }
+        let size = values.byte_len() + 8;
+        Ok(BoundStatement { kind, values, size })
+    }
+
+    /// The statement kind, its values, and whether the mapped cells gave the grouping key (then
+    /// appended to `key`).
+    fn bind_values(
+        &self,
+        record: &RecordView<'_>,
+        key: &mut Vec<u8>,
+    ) -> Result<(StatementKind, BoundRow, bool), String> {
         if let (None, Some(DeleteStatement::Custom { key_fields, types, .. })) = (record.value, &self.delete) {
-            return self.bind_custom_delete(record, key_fields, types).map(|row| (StatementKind::Delete, row, None));
+            return self.bind_custom_delete(record, key_fields, types).map(|row| (StatementKind::Delete, row, false));
         }
         if record.value.is_none() && !matches!(self.delete, Some(DeleteStatement::Row { .. })) {
             return Err(format!(
@@ -297,7 +346,6 @@ impl TableWriter {
         // Cells are serialized as they are read, in column order; the partition key is the
         // serialized partition-key cells (statements of one table group by it).
         let mut row = BoundRow::with_capacity(self.columns.len() * 16 + 32);
-        let mut key = Vec::with_capacity(32);
         let mut only_key = true;
         for (column, typ) in self.columns.iter().zip(&self.types) {
             let start = row.byte_len();
@@ -340,7 +388,7 @@ impl TableWriter {
             let mut delete = BoundRow::with_capacity(row.byte_len() + 12);
             delete.push(&write_time, &BIGINT)?;
             key_columns.iter().for_each(|i| delete.push_cell(cells[*i]));
-            return Ok((StatementKind::Delete, delete, Some(key)));
+            return Ok((StatementKind::Delete, delete, true));
         }
         let row = match &self.insert_binds {
             InsertBinds::Query(order) => {
@@ -357,7 +405,7 @@ impl TableWriter {
                 row
             }
         };
-        Ok((StatementKind::Upsert, row, Some(key)))
+        Ok((StatementKind::Upsert, row, true))
     }
 
     fn bind_custom_delete(
@@ -476,7 +524,7 @@ fn field_to_cql(field: &Field<'_>, typ: &ColumnType<'_>) -> Result<CqlValue, Str
 /// [`json_to_cql`], which decides what is accepted and words the errors.
 fn push_field(row: &mut BoundRow, field: &Field<'_>, typ: &ColumnType<'_>) -> Result<(), String> {
     if let (Field::Raw(raw), ColumnType::Native(native)) = (field, typ) {
-        let text = raw.get();
+        let text = *raw;
         // A JSON string without escapes is its own content.
         let plain = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).filter(|t| !t.contains('\\'));
         let pushed = match native {
@@ -600,9 +648,8 @@ mod tests {
         ];
         for (json, native) in cases {
             let typ = ColumnType::Native(native.clone());
-            let raw: Box<serde_json::value::RawValue> = serde_json::from_str(json).unwrap();
             let mut fast = BoundRow::default();
-            push_field(&mut fast, &Field::Raw(&raw), &typ).unwrap();
+            push_field(&mut fast, &Field::Raw(json), &typ).unwrap();
             let mut general = BoundRow::default();
             general.push(&json_to_cql(&serde_json::from_str(json).unwrap(), &typ).unwrap(), &typ).unwrap();
             assert_eq!(fast, general, "{json} as {native:?}");
@@ -619,9 +666,8 @@ mod tests {
             ("1", NativeType::Boolean, "expected a boolean"),
         ];
         for (json, native, message) in cases {
-            let raw: Box<serde_json::value::RawValue> = serde_json::from_str(json).unwrap();
             let mut row = BoundRow::default();
-            let error = push_field(&mut row, &Field::Raw(&raw), &ColumnType::Native(native.clone())).unwrap_err();
+            let error = push_field(&mut row, &Field::Raw(json), &ColumnType::Native(native.clone())).unwrap_err();
             assert!(error.contains(message), "{json} as {native:?}: {error}");
             assert!(row.is_empty());
         }

@@ -403,7 +403,8 @@ pub(crate) mod json {
 
     use super::{Value, base64, uuid_string};
 
-    const MAX_DEPTH: usize = 128;
+    /// Arrays and objects nest at most this deep (`serde_json`'s limit: its 128th level is an error).
+    const MAX_DEPTH: usize = 127;
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
 
