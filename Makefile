@@ -60,9 +60,10 @@ bench: bench-wasm bench-sink bench-source bench-footprint bench-failover ## ever
 bench-wasm: plugins ## the Wasm boundary per record (keep, a field-level transform) next to native Rust
 	$(CARGO) bench -p spillway --bench wasm_boundary
 
-bench-sink: up ## the sink on 1 M IoT events next to the raw ceiling (release build; see docs/benchmarks.md)
+bench-sink: up ## the sink on 1 M IoT events next to the raw ceiling: every process sharing the CPUs, then Cassandra on a CPU of its own (release build; see docs/benchmarks.md)
 	$(CARGO) build --release -p spillway -p spillway-tests --bins
 	target/release/spillway-dev bench-sink --spillway target/release/spillway $(BENCH_ARGS)
+	target/release/spillway-dev bench-sink --spillway target/release/spillway --isolate-cassandra $(BENCH_ARGS)
 
 bench-source: up ## the source draining 1 M rows of a bucketed table to Kafka next to the raw ceiling (release build; see docs/benchmarks.md)
 	$(CARGO) build --release -p spillway -p spillway-tests --bins

@@ -28,12 +28,75 @@ pub fn process_usage(pid: u32) -> (f64, u64) {
     (cpu, peak_kib * 1024)
 }
 
+/// The PID of a service started by `make up` (`cassandra`, `kafka`), when known.
+fn service_pid(service: &str) -> Option<u32> {
+    std::fs::read_to_string(crate::run_dir().join(service).join("pid")).ok().and_then(|p| p.trim().parse().ok())
+}
+
 /// CPU seconds used so far by the Cassandra started by `make up` (0 when its PID is unknown).
 fn cassandra_cpu() -> f64 {
-    std::fs::read_to_string(crate::run_dir().join("cassandra/pid"))
-        .ok()
-        .and_then(|p| p.trim().parse::<u32>().ok())
-        .map_or(0.0, |pid| process_usage(pid).0)
+    service_pid("cassandra").map_or(0.0, |pid| process_usage(pid).0)
+}
+
+/// CPU seconds used so far by the Kafka broker started by `make up` (0 when its PID is unknown).
+fn kafka_cpu() -> f64 {
+    service_pid("kafka").map_or(0.0, |pid| process_usage(pid).0)
+}
+
+/// Where the benchmark's processes may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Every process on every CPU: the writer, Kafka and Cassandra compete for the machine.
+    Shared,
+    /// Cassandra alone on the last CPU; the writer (ceiling or Spillway), Kafka and this process on
+    /// the others — as in production, where Cassandra has its own machines. What is left to compare
+    /// is how hard each writer drives Cassandra, not what its own CPU takes away from it.
+    IsolatedCassandra,
+}
+
+/// Pins processes to CPUs for [`Placement::IsolatedCassandra`] and gives every CPU back when dropped.
+struct Pinning {
+    pids: Vec<u32>,
+    all: String,
+}
+
+impl Pinning {
+    fn apply(placement: Placement) -> Option<Self> {
+        if placement == Placement::Shared {
+            return None;
+        }
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        assert!(cpus >= 2, "isolating Cassandra needs at least 2 CPUs (this machine has {cpus})");
+        let cassandra = service_pid("cassandra").expect("Cassandra's PID (started by `make up`)");
+        let kafka = service_pid("kafka").expect("Kafka's PID (started by `make up`)");
+        let all = format!("0-{}", cpus - 1);
+        let others = if cpus == 2 { "0".to_string() } else { format!("0-{}", cpus - 2) };
+        let pinning = Self { pids: vec![cassandra, kafka, std::process::id()], all };
+        // `-a`: every thread of the process (a JVM's threads each have their own mask); children
+        // started later (Spillway) inherit this process's mask.
+        taskset(&(cpus - 1).to_string(), cassandra);
+        taskset(&others, kafka);
+        taskset(&others, std::process::id());
+        eprintln!("Cassandra pinned to CPU {}; Kafka, the writers and this process to CPUs {others}", cpus - 1);
+        Some(pinning)
+    }
+}
+
+impl Drop for Pinning {
+    fn drop(&mut self) {
+        for &pid in &self.pids {
+            taskset(&self.all, pid);
+        }
+    }
+}
+
+fn taskset(cpus: &str, pid: u32) {
+    let status = Command::new("taskset")
+        .args(["-a", "-p", "-c", cpus, &pid.to_string()])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("taskset (util-linux)");
+    assert!(status.success(), "taskset -a -p -c {cpus} {pid} failed");
 }
 
 /// One measured run.
@@ -53,6 +116,8 @@ pub struct Measurement {
     pub first_write: Option<Duration>,
     /// CPU seconds Cassandra used meanwhile.
     pub cassandra_cpu_seconds: f64,
+    /// CPU seconds the Kafka broker used meanwhile (serving the sink's fetches; ~0 for the ceiling).
+    pub kafka_cpu_seconds: f64,
 }
 
 impl Measurement {
@@ -155,7 +220,7 @@ where
     let mut template = scylla::statement::batch::Batch::new(scylla::statement::batch::BatchType::Unlogged);
     template.set_is_idempotent(true);
     let (cpu0, _) = process_usage(std::process::id());
-    let cassandra0 = cassandra_cpu();
+    let (cassandra0, kafka0) = (cassandra_cpu(), kafka_cpu());
     let started = Instant::now();
     let requests = chunks.iter().map(|chunk| {
         let insert = &insert;
@@ -196,6 +261,7 @@ where
         peak_rss,
         first_write,
         cassandra_cpu_seconds: cassandra_cpu() - cassandra0,
+        kafka_cpu_seconds: kafka_cpu() - kafka0,
     }
 }
 
@@ -235,7 +301,7 @@ pub async fn spillway_sink(
         ),
     )
     .expect("sink file");
-    let cassandra0 = cassandra_cpu();
+    let (cassandra0, kafka0) = (cassandra_cpu(), kafka_cpu());
     let started = Instant::now();
     let mut child = crate::spawn_standalone(binary, dir);
     let qualified = format!("{keyspace}.{table}");
@@ -259,6 +325,7 @@ pub async fn spillway_sink(
     let wall = started.elapsed();
     let (cpu_seconds, peak_rss) = process_usage(child.id());
     let cassandra_cpu_seconds = cassandra_cpu() - cassandra0;
+    let kafka_cpu_seconds = kafka_cpu() - kafka0;
     let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
     let _ = child.wait();
     // Every row is there: counted per sensor partition (a count(*) over the whole table is a full
@@ -276,6 +343,7 @@ pub async fn spillway_sink(
         peak_rss,
         first_write: Some(first_write),
         cassandra_cpu_seconds,
+        kafka_cpu_seconds,
     }
 }
 
@@ -294,6 +362,7 @@ pub(crate) fn median(runs: &[Measurement]) -> Measurement {
         peak_rss: runs.iter().map(|m| m.peak_rss).max().unwrap_or(0),
         first_write: a.first_write.zip(b.first_write).map(|(x, y)| (x + y) / 2),
         cassandra_cpu_seconds: avg(a.cassandra_cpu_seconds, b.cassandra_cpu_seconds),
+        kafka_cpu_seconds: avg(a.kafka_cpu_seconds, b.kafka_cpu_seconds),
     }
 }
 
@@ -333,6 +402,7 @@ pub(crate) async fn wait_until_quiet() {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 /// The whole side-by-side run of `binary` (and of a `baseline` build, when given, in the same rounds);
 /// prints a Markdown table.
 pub async fn run(
@@ -343,6 +413,7 @@ pub async fn run(
     tasks: u32,
     concurrency: usize,
     rounds: u32,
+    placement: Placement,
 ) {
     let session = services.cassandra().await;
     let keyspace = "bench";
@@ -356,6 +427,7 @@ pub async fn run(
         produced_at.elapsed().as_secs_f64()
     );
 
+    let _pinning = Pinning::apply(placement);
     // A-B-B-A: Spillway, batched ceiling, batched ceiling, Spillway. Cassandra gets slower as data
     // accumulates over a session; this order cancels that drift out of the comparison.
     let dir = crate::run_dir().join("bench");
@@ -429,9 +501,9 @@ pub async fn run(
     let best = batched.clone();
 
     println!(
-        "| run | rows | wall (s) | rows/s | vs ceiling (same cells) | writer CPU s / M rows | Cassandra CPU s / M rows | writer peak RSS (MiB) | first write (s) |"
+        "| run | rows | wall (s) | rows/s | vs ceiling (same cells) | writer CPU s / M rows | Cassandra CPU s / M rows | Kafka CPU s / M rows | writer peak RSS (MiB) | first write (s) |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let rows = [&single, &server_times]
         .into_iter()
         .chain(&ceilings)
@@ -442,7 +514,7 @@ pub async fn run(
         .chain([&sink]);
     for m in rows {
         println!(
-            "| {} | {} | {:.1} | {:.0} | {:.0} % | {:.1} | {:.1} | {:.0} | {} |",
+            "| {} | {} | {:.1} | {:.0} | {:.0} % | {:.1} | {:.1} | {:.1} | {:.0} | {} |",
             m.name,
             m.rows,
             m.wall.as_secs_f64(),
@@ -450,6 +522,7 @@ pub async fn run(
             100.0 * m.rate() / best.rate(),
             m.cpu_per_million(),
             m.cassandra_cpu_seconds * 1_000_000.0 / m.rows as f64,
+            m.kafka_cpu_seconds * 1_000_000.0 / m.rows as f64,
             m.peak_rss as f64 / (1024.0 * 1024.0),
             m.first_write.map_or("-".into(), |d| format!("{:.2}", d.as_secs_f64())),
         );

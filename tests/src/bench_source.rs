@@ -184,6 +184,7 @@ async fn ceiling(services: &Services, session: &Session, table: &str, count: u64
         peak_rss,
         first_write: None,
         cassandra_cpu_seconds: 0.0,
+        kafka_cpu_seconds: 0.0,
     }
 }
 
@@ -238,6 +239,7 @@ async fn spillway_source(services: &Services, binary: &Path, dir: &Path, count: 
         peak_rss,
         first_write: None,
         cassandra_cpu_seconds: 0.0,
+        kafka_cpu_seconds: 0.0,
     }
 }
 

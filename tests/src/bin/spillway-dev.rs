@@ -86,6 +86,10 @@ enum Command {
         /// `--spillway`: Spillway, baseline, ceiling, ceiling, baseline, Spillway.
         #[arg(long)]
         baseline: Option<std::path::PathBuf>,
+        /// Pin Cassandra alone to the last CPU and everything else (Kafka, the writers) to the
+        /// others, as when Cassandra has its own machines.
+        #[arg(long)]
+        isolate_cassandra: bool,
     },
     /// The source draining a bucketed table of `count` rows to Kafka, next to the raw ceiling (a
     /// scylla-driver program reading and producing the same rows), A-B-B-A rounds (Markdown out).
@@ -189,9 +193,15 @@ async fn main() {
             .await;
             println!("{table} has {count} rows ({:.1}s)", started.elapsed().as_secs_f64());
         }
-        Command::BenchSink { count, partitions, tasks, concurrency, spillway, rounds, baseline } => {
+        Command::BenchSink { count, partitions, tasks, concurrency, spillway, rounds, baseline, isolate_cassandra } => {
             let builds = (spillway.as_path(), baseline.as_deref());
-            spillway_tests::bench::run(&services, builds, count, partitions, tasks, concurrency, rounds).await;
+            let placement = if isolate_cassandra {
+                spillway_tests::bench::Placement::IsolatedCassandra
+            } else {
+                spillway_tests::bench::Placement::Shared
+            };
+            spillway_tests::bench::run(&services, builds, count, partitions, tasks, concurrency, rounds, placement)
+                .await;
         }
         Command::BenchSource { count, parallelism, spillway, rounds } => {
             spillway_tests::bench_source::run(&services, &spillway, count, parallelism, rounds).await;

@@ -263,24 +263,54 @@ struct Run {
     report: Arc<TaskReport>,
     /// The statements of the record being accepted (writer, statement, its partition key in
     /// `keys`), reused from record to record.
-    bound: Vec<(usize, BoundStatement, std::ops::Range<usize>)>,
+    bound: Bound,
     keys: Vec<u8>,
 }
 
+/// A record's statements: (table writer, statement, its partition key's range in the key buffer).
+type Bound = Vec<(usize, BoundStatement, std::ops::Range<usize>)>;
+
 impl Run {
-    /// Copies a message into a record, sharing the topic name.
-    fn record(&mut self, message: &rdkafka::message::BorrowedMessage<'_>) -> SinkRecord {
+    /// Counts a consumed message and gives its topic's shared name.
+    fn read(&mut self, message: &rdkafka::message::BorrowedMessage<'_>) -> Arc<str> {
         use rdkafka::Message;
         let name = message.topic();
-        let topic = match self.topic_names.get(name) {
+        TaskReport::add(&self.report.records_read, 1);
+        match self.topic_names.get(name) {
             Some(t) => t.clone(),
             None => {
                 self.report.saw_topic(name);
                 self.topic_names.entry(name.into()).or_insert_with(|| Arc::from(name)).clone()
             }
-        };
-        TaskReport::add(&self.report.records_read, 1);
+        }
+    }
+
+    /// Copies a message into a record, sharing the topic name.
+    fn record(&mut self, message: &rdkafka::message::BorrowedMessage<'_>) -> SinkRecord {
+        let topic = self.read(message);
         SinkRecord::from_message(message, topic)
+    }
+}
+
+/// What binding reads of a record: borrowed from an owned record, or straight from a consumed
+/// message's buffer.
+struct RecordData<'a> {
+    topic: &'a str,
+    key: Option<&'a [u8]>,
+    value: Option<&'a [u8]>,
+    headers: &'a [(String, Option<Vec<u8>>)],
+    timestamp_ms: Option<i64>,
+}
+
+impl<'a> RecordData<'a> {
+    fn of(record: &'a SinkRecord) -> Self {
+        Self {
+            topic: &record.topic,
+            key: record.key.as_deref(),
+            value: record.value.as_deref(),
+            headers: &record.headers,
+            timestamp_ms: record.timestamp_ms,
+        }
     }
 }
 
@@ -425,10 +455,11 @@ impl SinkTask {
                     self.pause_partitions(&consumer, now);
                 }
                 message = consumer.recv(), if run.pending.len() < max_pending => {
-                    let first = match message { Ok(m) => run.record(&m), Err(e) => break Err(e.into()) };
+                    let first = match message { Ok(m) => m, Err(e) => break Err(e.into()) };
                     if run.transforms.is_some() {
                         // Transforms work on batches: collect what is already fetched, then run them.
-                        let mut records = vec![first];
+                        let mut records = vec![run.record(&first)];
+                        drop(first);
                         let mut burst = Ok(());
                         run.caught_up = false;
                         while records.len() < POLL_BURST.min(max_pending) {
@@ -442,7 +473,8 @@ impl SinkTask {
                         if let Err(e) = transformed.and(burst) { break Err(e) }
                         continue;
                     }
-                    if let Err(e) = self.accept(&mut run, first, None) { break Err(e) }
+                    if let Err(e) = self.accept_message(&mut run, &first) { break Err(e) }
+                    drop(first);
                     // Take what else is already fetched, without waiting, so batches fill up.
                     let mut burst = Ok(());
                     run.caught_up = false;
@@ -450,10 +482,7 @@ impl SinkTask {
                         if run.pending.len() >= max_pending { break }
                         let Some(next) = consumer.recv().now_or_never() else { run.caught_up = true; break };
                         burst = match next {
-                            Ok(m) => {
-                                let record = run.record(&m);
-                                self.accept(&mut run, record, None)
-                            }
+                            Ok(m) => self.accept_message(&mut run, &m),
                             Err(e) => Err(e.into()),
                         };
                         if burst.is_err() { break }
@@ -541,16 +570,63 @@ impl SinkTask {
     /// the statements (or hands the record to the error policy). Its offset is done when all of
     /// them are written.
     fn accept(&self, run: &mut Run, record: SinkRecord, outputs: Option<Vec<SinkRecord>>) -> Result<(), TaskError> {
-        lock(&run.watermarks).track(&record.topic, record.partition, record.offset);
-        let seq = run.next_seq;
-        run.next_seq += 1;
         let (mut bound, mut keys) = (std::mem::take(&mut run.bound), std::mem::take(&mut run.keys));
         bound.clear();
         keys.clear();
         let result = match &outputs {
-            None => self.bind(run, &record, &mut bound, &mut keys),
-            Some(outputs) => outputs.iter().try_for_each(|r| self.bind(run, r, &mut bound, &mut keys)),
+            None => self.bind(run, &RecordData::of(&record), &mut bound, &mut keys),
+            Some(outputs) => outputs.iter().try_for_each(|r| self.bind(run, &RecordData::of(r), &mut bound, &mut keys)),
         };
+        self.queue(run, record, result, (bound, keys))
+    }
+
+    /// Accepts a consumed message. Its bytes are bound straight from the consumer's buffer, and
+    /// only its coordinates kept while its statements are written, when nothing can need them
+    /// later: a write Cassandra rejects then fails the task (which names the record by its
+    /// coordinates) rather than sending the record to the error policy. A record that fails to
+    /// bind is copied for the error policy while its message is still at hand. Otherwise, and
+    /// for a message with headers, the record is copied first.
+    fn accept_message(&self, run: &mut Run, message: &rdkafka::message::BorrowedMessage<'_>) -> Result<(), TaskError> {
+        use rdkafka::Message;
+        if self.config.rejected_writes == WritePolicy::Skip || message.headers().is_some() {
+            let record = run.record(message);
+            return self.accept(run, record, None);
+        }
+        let topic = run.read(message);
+        let (mut bound, mut keys) = (std::mem::take(&mut run.bound), std::mem::take(&mut run.keys));
+        bound.clear();
+        keys.clear();
+        let timestamp_ms = message.timestamp().to_millis();
+        let data =
+            RecordData { topic: &topic, key: message.key(), value: message.payload(), headers: &[], timestamp_ms };
+        let result = self.bind(run, &data, &mut bound, &mut keys);
+        let record = match result {
+            Ok(()) => SinkRecord {
+                topic,
+                partition: message.partition(),
+                offset: message.offset(),
+                timestamp_ms,
+                key: None,
+                value: None,
+                headers: Vec::new(),
+            },
+            Err(_) => SinkRecord::from_message(message, topic),
+        };
+        self.queue(run, record, result, (bound, keys))
+    }
+
+    /// Queues a bound record's statements (its offset is done when all of them are written), or
+    /// hands it to the error policy when binding failed.
+    fn queue(
+        &self,
+        run: &mut Run,
+        record: SinkRecord,
+        result: Result<(), Failure>,
+        (mut bound, keys): (Bound, Vec<u8>),
+    ) -> Result<(), TaskError> {
+        lock(&run.watermarks).track(&record.topic, record.partition, record.offset);
+        let seq = run.next_seq;
+        run.next_seq += 1;
         if let Err(failure) = result {
             (run.bound, run.keys) = (bound, keys);
             return self.skip_or_fail(run, record, failure, self.config.bad_records == ErrorTolerance::All);
@@ -573,12 +649,12 @@ impl SinkTask {
     fn bind(
         &self,
         run: &Run,
-        record: &SinkRecord,
-        out: &mut Vec<(usize, BoundStatement, std::ops::Range<usize>)>,
+        record: &RecordData<'_>,
+        out: &mut Bound,
         keys: &mut Vec<u8>,
     ) -> Result<(), Failure> {
         let (converter, class) = &self.value_converter;
-        let value = converter.to_doc(record.value.as_deref()).map_err(|e| Failure {
+        let value = converter.to_doc(record.value).map_err(|e| Failure {
             stage: Stage::ValueConverter,
             class_name: class.clone(),
             exception_class: "spillway.ConversionError".into(),
@@ -586,7 +662,7 @@ impl SinkTask {
         })?;
         let key: Option<Value> = match &self.key_converter {
             Some((converter, class)) if self.config.needs_key(record.value.is_none()) => {
-                converter.to_value(record.key.as_deref()).map_err(|e| Failure {
+                converter.to_value(record.key).map_err(|e| Failure {
                     stage: Stage::KeyConverter,
                     class_name: class.clone(),
                     exception_class: "spillway.ConversionError".into(),
@@ -598,7 +674,7 @@ impl SinkTask {
         let view = RecordView {
             value: value.as_ref(),
             key: key.as_ref(),
-            headers: &record.headers,
+            headers: record.headers,
             timestamp_ms: record.timestamp_ms,
         };
         let mapping_error = |message: String| Failure {
@@ -608,9 +684,9 @@ impl SinkTask {
             message,
         };
         // A transform may route a record to a topic no mapping reads: never drop it silently.
-        let targets = match run.by_topic.get(&*record.topic) {
+        let targets = match run.by_topic.get(record.topic) {
             Some(targets) => targets.as_slice(),
-            None if self.config.topics.iter().any(|t| **t == *record.topic) => &[],
+            None if self.config.topics.iter().any(|t| t == record.topic) => &[],
             None => {
                 return Err(mapping_error(format!(
                     "no mapping writes topic '{}' (a transform routed the record there)",
