@@ -130,8 +130,7 @@ async fn records_bound_without_a_copy_reach_the_dead_letter_queue_whole() {
     assert!(trace.contains(&format!("writing record {topic}-0@4 failed")), "the trace names the record: {trace}");
 
     let dead = services.consume(&dlq_topic, 2, DEADLINE).await;
-    let mut got: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> =
-        dead.iter().map(|m| (m.key().map(<[u8]>::to_vec), m.payload().map(<[u8]>::to_vec))).collect();
+    let mut got: Vec<_> = dead.iter().map(|m| (m.key().map(<[u8]>::to_vec), m.payload().map(<[u8]>::to_vec))).collect();
     got.sort();
     let expected = vec![
         (Some(b"k1".to_vec()), Some(b"{not json".to_vec())),

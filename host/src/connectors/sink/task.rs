@@ -437,6 +437,9 @@ impl SinkTask {
         let max_pending = self.config.max_pending_records;
         let mut flush = tokio::time::interval(self.worker.offset_flush_interval);
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // One message stream for the task's life: `recv()` makes one per message, registering and
+        // unregistering a waker slot under a mutex each time.
+        let mut messages = consumer.stream();
         let result: Result<(), TaskError> = loop {
             self.send_ready(&mut run, &shutdown);
             tokio::select! {
@@ -454,7 +457,7 @@ impl SinkTask {
                     consumer.context().paused.store(now, std::sync::atomic::Ordering::Release);
                     self.pause_partitions(&consumer, now);
                 }
-                message = consumer.recv(), if run.pending.len() < max_pending => {
+                Some(message) = messages.next(), if run.pending.len() < max_pending => {
                     let first = match message { Ok(m) => m, Err(e) => break Err(e.into()) };
                     if run.transforms.is_some() {
                         // Transforms work on batches: collect what is already fetched, then run them.
@@ -463,7 +466,7 @@ impl SinkTask {
                         let mut burst = Ok(());
                         run.caught_up = false;
                         while records.len() < POLL_BURST.min(max_pending) {
-                            let Some(next) = consumer.recv().now_or_never() else { run.caught_up = true; break };
+                            let Some(Some(next)) = messages.next().now_or_never() else { run.caught_up = true; break };
                             match next {
                                 Ok(m) => records.push(run.record(&m)),
                                 Err(e) => { burst = Err(e.into()); break }
@@ -480,7 +483,7 @@ impl SinkTask {
                     run.caught_up = false;
                     for _ in 0..POLL_BURST {
                         if run.pending.len() >= max_pending { break }
-                        let Some(next) = consumer.recv().now_or_never() else { run.caught_up = true; break };
+                        let Some(Some(next)) = messages.next().now_or_never() else { run.caught_up = true; break };
                         burst = match next {
                             Ok(m) => self.accept_message(&mut run, &m),
                             Err(e) => Err(e.into()),
@@ -646,13 +649,7 @@ impl SinkTask {
 
     /// Converts and binds one record for every table its topic is mapped to: appends the
     /// statements to `out`, their partition keys to `keys`.
-    fn bind(
-        &self,
-        run: &Run,
-        record: &RecordData<'_>,
-        out: &mut Bound,
-        keys: &mut Vec<u8>,
-    ) -> Result<(), Failure> {
+    fn bind(&self, run: &Run, record: &RecordData<'_>, out: &mut Bound, keys: &mut Vec<u8>) -> Result<(), Failure> {
         let (converter, class) = &self.value_converter;
         let value = converter.to_doc(record.value).map_err(|e| Failure {
             stage: Stage::ValueConverter,
