@@ -160,6 +160,26 @@ impl<T> Batcher<T> {
         None
     }
 
+    /// A partial batch that waited too long: from the partition that has been ready the longest,
+    /// when its first statement is `overdue`. A partition whose records stopped coming (its sensor
+    /// went quiet, or its Kafka partition was revoked) would otherwise wait for the next lull,
+    /// holding its records' offsets back meanwhile.
+    pub fn next_overdue_batch(&mut self, overdue: impl Fn(&T) -> bool) -> Option<(usize, Slot, Vec<T>)> {
+        while let Some(&slot) = self.ready.front() {
+            let p = &self.partitions[slot as usize];
+            let waiting = !p.busy && !p.items.is_empty();
+            if waiting && !overdue(&p.items.front().expect("not empty").0) {
+                return None;
+            }
+            self.ready.pop_front();
+            self.partitions[slot as usize].in_ready = false;
+            if waiting {
+                return Some(self.take(slot));
+            }
+        }
+        None
+    }
+
     fn take(&mut self, slot: Slot) -> (usize, Slot, Vec<T>) {
         let (max_statements, max_bytes) = (self.max_statements, self.max_bytes);
         let p = &mut self.partitions[slot as usize];
@@ -284,6 +304,25 @@ mod tests {
         assert_eq!(b.next_full_batch(), None, "z alone is not full");
         assert_eq!(next(&mut b, false, true), Some((2, vec!['z'])), "but goes when asked");
         assert_eq!(b.next_batch(), None);
+        assert_eq!((b.queued(), b.partitions()), (0, 0));
+    }
+
+    #[test]
+    fn an_overdue_partial_batch_goes_before_it_fills() {
+        let mut b = Batcher::new(4, 1000);
+        push(&mut b, 1, 10, 1);
+        push(&mut b, 2, 20, 1);
+        push(&mut b, 1, 30, 1);
+        assert_eq!(b.next_overdue_batch(|&seq| seq < 10), None, "nothing is overdue yet");
+        assert_eq!(b.next_overdue_batch(|&seq| seq < 25), Some((0, 0, vec![10, 30])), "the oldest partition, whole");
+        assert_eq!(b.next_overdue_batch(|&seq| seq < 25), Some((0, 1, vec![20])));
+        assert_eq!(b.next_overdue_batch(|_| true), None, "both are in flight");
+        push(&mut b, 1, 40, 1);
+        b.done(0);
+        assert_eq!(b.next_overdue_batch(|&seq| seq < 40), None, "40 is not overdue");
+        assert_eq!(b.next_overdue_batch(|&seq| seq < 50), Some((0, 0, vec![40])));
+        b.done(0);
+        b.done(1);
         assert_eq!((b.queued(), b.partitions()), (0, 0));
     }
 

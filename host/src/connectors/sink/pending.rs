@@ -55,6 +55,11 @@ impl<T> BySeq<T> {
         self.live
     }
 
+    /// Slots allocated: how far apart the oldest and newest values have been (for the stop log).
+    pub fn capacity(&self) -> usize {
+        self.slots.capacity()
+    }
+
     /// Whether it holds none.
     pub fn is_empty(&self) -> bool {
         self.live == 0

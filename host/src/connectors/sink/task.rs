@@ -137,11 +137,52 @@ struct BatchOutcome {
     results: Vec<(u64, Result<(), WriteFailure>)>,
 }
 
-/// A record between poll and commit.
+/// A record between poll and commit. Thousands are in flight per task, in a ring that moves them
+/// as it grows and as they leave, so it is kept small (48 bytes): the coordinates, and the record
+/// itself only when a rejected write may send it to the error policy.
 struct Pending {
-    record: SinkRecord,
-    remaining: usize,
-    failure: Option<(String, CassandraError)>,
+    topic: Arc<str>,
+    partition: i32,
+    /// Statements not written yet.
+    remaining: u32,
+    offset: i64,
+    /// The whole record, kept when the error policy may need it (`WritePolicy::Skip`).
+    record: Option<Box<SinkRecord>>,
+    /// The first rejection of one of its statements: the table and Cassandra's answer.
+    failure: Option<Box<(String, CassandraError)>>,
+}
+
+// Moved in and out of the ring once per record: keep it at six words.
+const _: () = assert!(std::mem::size_of::<Pending>() <= 48);
+
+impl Pending {
+    /// Tracks `record`, keeping it whole only when `keep`.
+    fn new(record: SinkRecord, remaining: u32, keep: bool) -> Self {
+        let (partition, offset) = (record.partition, record.offset);
+        if keep {
+            let topic = record.topic.clone();
+            Self { topic, partition, remaining, offset, record: Some(Box::new(record)), failure: None }
+        } else {
+            Self { topic: record.topic, partition, remaining, offset, record: None, failure: None }
+        }
+    }
+
+    /// The record for the error policy: the one kept, or its coordinates (all a failing task
+    /// reports).
+    fn into_record(self) -> SinkRecord {
+        match self.record {
+            Some(record) => *record,
+            None => SinkRecord {
+                topic: self.topic,
+                partition: self.partition,
+                offset: self.offset,
+                timestamp_ms: None,
+                key: None,
+                value: None,
+                headers: Vec::new(),
+            },
+        }
+    }
 }
 
 type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
@@ -514,7 +555,7 @@ impl SinkTask {
         }
         self.commit(&consumer, &run.watermarks, CommitMode::Sync);
         let per_request = run.written as f64 / run.requests.max(1) as f64;
-        info!(task = %self.name, ok = result.is_ok(), statements_written = run.written, requests = run.requests, per_request, "sink task stopped");
+        info!(task = %self.name, ok = result.is_ok(), statements_written = run.written, requests = run.requests, per_request, ring_slots = run.pending.capacity(), "sink task stopped");
         result
     }
 
@@ -637,7 +678,9 @@ impl SinkTask {
         if bound.is_empty() {
             lock(&run.watermarks).ack(&record.topic, record.partition, record.offset);
         } else {
-            run.pending.insert(seq, Pending { record, remaining: bound.len(), failure: None });
+            let remaining = u32::try_from(bound.len()).expect("a record is written to fewer than 2^32 tables");
+            let keep = self.config.rejected_writes == WritePolicy::Skip;
+            run.pending.insert(seq, Pending::new(record, remaining, keep));
             for (writer, statement, key) in bound.drain(..) {
                 let size = statement.size;
                 run.batcher.push(writer, &keys[key], Item { seq, statement }, size);
@@ -742,14 +785,21 @@ impl SinkTask {
     /// Sends ready batches while fewer than `max_concurrent_requests` are in flight: full ones
     /// always; partial ones only when waiting for them to fill would leave the task or Cassandra
     /// idle — the consumer is caught up, the pending-record cap is reached, Cassandra has fewer
-    /// than [`BUSY_REQUESTS`] requests, or the task is stopping.
+    /// than [`BUSY_REQUESTS`] requests, or the task is stopping — or when they waited too long:
+    /// more than `max_pending_records` records were read after their first one.
     fn send_ready(&self, run: &mut Run, shutdown: &CancellationToken) {
+        let overdue_below = run.next_seq.saturating_sub(self.config.max_pending_records as u64);
         while run.batches.len() < self.config.max_concurrent_requests {
             let partial_ok = run.caught_up
                 || run.pending.len() >= self.config.max_pending_records
                 || run.batches.len() < BUSY_REQUESTS
                 || shutdown.is_cancelled();
-            let next = if partial_ok { run.batcher.next_batch() } else { run.batcher.next_full_batch() };
+            let next = if partial_ok {
+                run.batcher.next_batch()
+            } else {
+                let overdue = |item: &Item| item.seq < overdue_below;
+                run.batcher.next_full_batch().or_else(|| run.batcher.next_overdue_batch(overdue))
+            };
             let Some((table, slot, items)) = next else { break };
             let writer = run.writers[table].clone();
             let (session, shutdown, config) = (run.session.clone(), shutdown.clone(), self.retry_settings());
@@ -788,7 +838,7 @@ impl SinkTask {
                 }
                 Err(WriteFailure::Rejected(e)) => {
                     if p.failure.is_none() {
-                        p.failure = Some((run.writers[outcome.table].target.clone(), e));
+                        p.failure = Some(Box::new((run.writers[outcome.table].target.clone(), e)));
                     }
                 }
             }
@@ -796,13 +846,13 @@ impl SinkTask {
             if p.remaining > 0 {
                 continue;
             }
-            let done = run.pending.remove(seq).expect("present");
-            match done.failure {
+            let mut done = run.pending.remove(seq).expect("present");
+            match done.failure.take() {
                 None => {
-                    let r = &done.record;
-                    acks.get_or_insert_with(|| lock(&watermarks)).ack(&r.topic, r.partition, r.offset);
+                    acks.get_or_insert_with(|| lock(&watermarks)).ack(&done.topic, done.partition, done.offset);
                 }
-                Some((table, error)) => {
+                Some(failed) => {
+                    let (table, error) = *failed;
                     let failure = Failure {
                         stage: Stage::TaskPut,
                         class_name: self.connector.class.clone(),
@@ -811,7 +861,7 @@ impl SinkTask {
                     };
                     let skip = self.config.rejected_writes == WritePolicy::Skip;
                     drop(acks.take());
-                    self.skip_or_fail(run, done.record, failure, skip)?;
+                    self.skip_or_fail(run, done.into_record(), failure, skip)?;
                 }
             }
         }
