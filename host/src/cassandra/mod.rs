@@ -176,7 +176,14 @@ pub async fn connect(settings: &ConnectionSettings) -> Result<Session, Cassandra
             }
         })
         .collect();
-    let mut builder = SessionBuilder::new().known_nodes(&nodes).connection_timeout(settings.connect_timeout);
+    // Only what routing needs (keyspaces, their replication, the token ring): Spillway reads the
+    // columns of the tables it uses from `system_schema` itself, and a full schema (every table,
+    // column and type of the cluster, fetched again after each schema change) would cost every
+    // session's start, and Cassandra, for nothing.
+    let mut builder = SessionBuilder::new()
+        .known_nodes(&nodes)
+        .connection_timeout(settings.connect_timeout)
+        .fetch_full_schema_metadata(false);
     if let Some((user, password)) = &settings.credentials {
         builder = builder.user(user, password);
     }

@@ -92,6 +92,13 @@ impl Watermarks {
         }
     }
 
+    /// Records of one partition are done ([`Watermarks::ack`] for each, with one lookup).
+    pub fn ack_all(&mut self, topic: &str, partition: i32, offsets: impl IntoIterator<Item = i64>) {
+        if let Some(p) = self.topics.get_mut(topic).and_then(|ps| ps.get_mut(&partition)) {
+            offsets.into_iter().for_each(|o| p.ack(o));
+        }
+    }
+
     /// Offsets that may be committed now and were not committed yet (Kafka's "next offset to read").
     pub fn committable(&self) -> Vec<(TopicPartition, i64)> {
         let mut out: Vec<_> = self
@@ -178,6 +185,24 @@ mod tests {
         w.mark_committed(&c);
         w.ack("t", 0, 0);
         assert_eq!(w.committable(), vec![(tp(0), 1)]);
+    }
+
+    #[test]
+    fn acks_of_one_partition_at_once_are_acks_one_by_one() {
+        let (mut one, mut all) = (Watermarks::default(), Watermarks::default());
+        for w in [&mut one, &mut all] {
+            (0..6).for_each(|o| w.track("t", 0, o));
+            w.track("t", 1, 0);
+        }
+        for o in [3, 0, 1, 5] {
+            one.ack("t", 0, o);
+        }
+        all.ack_all("t", 0, [3, 0, 1, 5]);
+        all.ack_all("t", 7, [0]);
+        all.ack_all("u", 0, [2]);
+        assert_eq!(all.committable(), one.committable());
+        assert_eq!(all.committable(), vec![(tp(0), 2), (tp(1), 0)]);
+        assert_eq!((all.in_flight(), one.in_flight()), (3, 3), "unknown partitions are ignored");
     }
 
     #[test]

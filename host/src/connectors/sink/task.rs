@@ -286,6 +286,8 @@ struct Run {
     dlq: Option<Arc<DeadLetterQueue>>,
     watermarks: Arc<Mutex<Watermarks>>,
     pending: BySeq<Pending>,
+    /// Records of a written batch to acknowledge (topic, partition, offset), reused.
+    acked: Vec<(Arc<str>, i32, i64)>,
     /// Topic names, interned: records share them instead of allocating one each.
     topic_names: FxHashMap<Box<str>, Arc<str>>,
     next_seq: u64,
@@ -453,6 +455,7 @@ impl SinkTask {
             dlq,
             watermarks,
             pending: BySeq::default(),
+            acked: Vec::new(),
             topic_names: FxHashMap::default(),
             next_seq: 0,
             batcher: Batcher::new(self.config.max_batch_statements, self.config.max_batch_bytes),
@@ -822,19 +825,16 @@ impl SinkTask {
         run.batcher.done(outcome.slot);
         let ok = outcome.results.iter().filter(|(_, r)| r.is_ok()).count() as u64;
         TaskReport::add(&run.report.statements_written, ok);
-        // One lock for the whole batch (released while a failed record goes to the error policy).
-        let watermarks = run.watermarks.clone();
-        let mut acks = Some(lock(&watermarks));
+        let mut acked = std::mem::take(&mut run.acked);
+        let (mut failed, mut exhausted) = (Vec::new(), None);
         for (seq, result) in outcome.results {
             let Some(p) = run.pending.get_mut(seq) else { continue };
             match result {
                 Ok(()) => run.written += 1,
                 Err(WriteFailure::Cancelled) => continue,
                 Err(WriteFailure::Exhausted(e)) => {
-                    return Err(TaskError::RetriesExhausted {
-                        timeout: self.config.retry_timeout.unwrap_or_default(),
-                        reason: e.to_string(),
-                    });
+                    exhausted = Some(e);
+                    break;
                 }
                 Err(WriteFailure::Rejected(e)) => {
                     if p.failure.is_none() {
@@ -848,22 +848,35 @@ impl SinkTask {
             }
             let mut done = run.pending.remove(seq).expect("present");
             match done.failure.take() {
-                None => {
-                    acks.get_or_insert_with(|| lock(&watermarks)).ack(&done.topic, done.partition, done.offset);
-                }
-                Some(failed) => {
-                    let (table, error) = *failed;
-                    let failure = Failure {
-                        stage: Stage::TaskPut,
-                        class_name: self.connector.class.clone(),
-                        exception_class: "spillway.WriteRejected".into(),
-                        message: format!("{table}: {error}"),
-                    };
-                    let skip = self.config.rejected_writes == WritePolicy::Skip;
-                    drop(acks.take());
-                    self.skip_or_fail(run, done.into_record(), failure, skip)?;
-                }
+                None => acked.push((done.topic, done.partition, done.offset)),
+                Some(rejected) => failed.push((done, *rejected)),
             }
+        }
+        // A batch holds one Cassandra partition, so its records mostly share a Kafka partition:
+        // acknowledged by runs of one partition, under one lock.
+        {
+            let mut w = lock(&run.watermarks);
+            for same in acked.chunk_by(|a, b| a.1 == b.1 && Arc::ptr_eq(&a.0, &b.0)) {
+                w.ack_all(&same[0].0, same[0].1, same.iter().map(|a| a.2));
+            }
+        }
+        acked.clear();
+        run.acked = acked;
+        if let Some(e) = exhausted {
+            return Err(TaskError::RetriesExhausted {
+                timeout: self.config.retry_timeout.unwrap_or_default(),
+                reason: e.to_string(),
+            });
+        }
+        for (done, (table, error)) in failed {
+            let failure = Failure {
+                stage: Stage::TaskPut,
+                class_name: self.connector.class.clone(),
+                exception_class: "spillway.WriteRejected".into(),
+                message: format!("{table}: {error}"),
+            };
+            let skip = self.config.rejected_writes == WritePolicy::Skip;
+            self.skip_or_fail(run, done.into_record(), failure, skip)?;
         }
         Ok(())
     }
