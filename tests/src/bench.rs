@@ -9,7 +9,7 @@ use futures::StreamExt;
 use scylla::client::session::Session;
 use scylla::value::CqlTimestamp;
 
-use crate::{Services, count_rows, create_keyspace, execute, iot, poll_until, unique_name};
+use crate::{Services, count_rows, create_keyspace, execute, iot, poll_every, poll_until, unique_name};
 
 /// CPU seconds (user + system) and peak RSS (bytes) of a process, from `/proc`.
 pub fn process_usage(pid: u32) -> (f64, u64) {
@@ -124,6 +124,13 @@ impl Measurement {
     /// Rows per second.
     pub fn rate(&self) -> f64 {
         self.rows as f64 / self.wall.as_secs_f64()
+    }
+
+    /// Rows per second from the first row written to the last one acknowledged: the rate without
+    /// the writer's start (process, connections, consumer group), which the ceiling's time excludes.
+    pub fn steady_rate(&self) -> f64 {
+        let start = self.first_write.unwrap_or_default().min(self.wall);
+        self.rows as f64 / (self.wall - start).as_secs_f64()
     }
 
     /// CPU seconds per million rows.
@@ -265,6 +272,9 @@ where
     }
 }
 
+/// How often a Spillway run is probed for its first row and its committed offsets.
+const PROBE: Duration = Duration::from_millis(20);
+
 /// Runs `spillway standalone` on a pre-filled topic until every offset is committed.
 #[allow(clippy::too_many_arguments)]
 pub async fn spillway_sink(
@@ -305,7 +315,9 @@ pub async fn spillway_sink(
     let started = Instant::now();
     let mut child = crate::spawn_standalone(binary, dir);
     let qualified = format!("{keyspace}.{table}");
-    let first_write = poll_until(Duration::from_secs(120), "the first row", || async {
+    // Probed every 20 ms (the ceiling is timed exactly): the first row, then the committed offsets,
+    // read by one consumer rather than one per probe.
+    let first_write = poll_every(PROBE, Duration::from_secs(120), "the first row", || async {
         let some = session
             .query_unpaged(format!("SELECT sensor_id FROM {qualified} LIMIT 1"), &[])
             .await
@@ -317,9 +329,9 @@ pub async fn spillway_sink(
         some.then(|| started.elapsed())
     })
     .await;
-    let group = format!("connect-{name}");
-    poll_until(Duration::from_secs(1800), "every offset committed", || async {
-        (services.committed_total(&group, topic, partitions) == count as i64).then_some(())
+    let offsets = services.offsets_reader(&format!("connect-{name}"));
+    poll_every(PROBE, Duration::from_secs(1800), "every offset committed", || async {
+        (Services::committed_sum(&offsets, topic, partitions) == count as i64).then_some(())
     })
     .await;
     let wall = started.elapsed();
@@ -384,9 +396,27 @@ async fn fresh_table(session: &Session, table: &str) {
     wait_until_quiet().await;
 }
 
-/// Waits (up to a minute) until Cassandra uses less than a tenth of a core over a second: memtable
-/// flushes, garbage collection and the JIT of the run before must not be billed to the next one.
+/// Has Cassandra's JVM collect its garbage now (`jcmd <pid> GC.run`, a full collection). A run fills
+/// the heap with memtables that a dropped table leaves behind as garbage; collected later, during the
+/// next run, they were billed to it: G1 pauses of 0.5–1.7 s mid-run, and Cassandra's CPU per row
+/// swinging from 13 to 23 s per million rows for the same writer (2026-12-04).
+fn collect_cassandra_garbage() {
+    let Some(pid) = service_pid("cassandra") else { return };
+    let done = Command::new("jcmd")
+        .args([pid.to_string().as_str(), "GC.run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    if !done.as_ref().is_ok_and(std::process::ExitStatus::success) {
+        eprintln!("`jcmd {pid} GC.run` failed ({done:?}): Cassandra's heap is measured as it is");
+    }
+}
+
+/// Collects Cassandra's garbage, then waits (up to a minute) until Cassandra uses less than a tenth
+/// of a core over a second: memtable flushes, garbage collection and the JIT of the run before must
+/// not be billed to the next one.
 pub(crate) async fn wait_until_quiet() {
+    collect_cassandra_garbage();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let before = cassandra_cpu();
@@ -501,9 +531,9 @@ pub async fn run(
     let best = batched.clone();
 
     println!(
-        "| run | rows | wall (s) | rows/s | vs ceiling (same cells) | writer CPU s / M rows | Cassandra CPU s / M rows | Kafka CPU s / M rows | writer peak RSS (MiB) | first write (s) |"
+        "| run | rows | wall (s) | rows/s | vs ceiling (same cells) | first write (s) | rows/s after it | vs ceiling after it | writer CPU s / M rows | Cassandra CPU s / M rows | Kafka CPU s / M rows | writer peak RSS (MiB) |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let rows = [&single, &server_times]
         .into_iter()
         .chain(&ceilings)
@@ -514,17 +544,19 @@ pub async fn run(
         .chain([&sink]);
     for m in rows {
         println!(
-            "| {} | {} | {:.1} | {:.0} | {:.0} % | {:.1} | {:.1} | {:.1} | {:.0} | {} |",
+            "| {} | {} | {:.1} | {:.0} | {:.0} % | {} | {:.0} | {:.0} % | {:.1} | {:.1} | {:.1} | {:.0} |",
             m.name,
             m.rows,
             m.wall.as_secs_f64(),
             m.rate(),
             100.0 * m.rate() / best.rate(),
+            m.first_write.map_or("-".into(), |d| format!("{:.2}", d.as_secs_f64())),
+            m.steady_rate(),
+            100.0 * m.steady_rate() / best.steady_rate(),
             m.cpu_per_million(),
             m.cassandra_cpu_seconds * 1_000_000.0 / m.rows as f64,
             m.kafka_cpu_seconds * 1_000_000.0 / m.rows as f64,
             m.peak_rss as f64 / (1024.0 * 1024.0),
-            m.first_write.map_or("-".into(), |d| format!("{:.2}", d.as_secs_f64())),
         );
     }
 }

@@ -224,11 +224,21 @@ impl Services {
 
     /// The sum of committed offsets of `group` over the topic's partitions (0 for uncommitted ones).
     pub fn committed_total(&self, group: &str, topic: &str, partitions: i32) -> i64 {
-        let consumer: BaseConsumer = ClientConfig::new()
+        Self::committed_sum(&self.offsets_reader(group), topic, partitions)
+    }
+
+    /// A consumer that only reads `group`'s committed offsets (joins nothing), for
+    /// [`Services::committed_sum`] in a loop.
+    pub fn offsets_reader(&self, group: &str) -> BaseConsumer {
+        ClientConfig::new()
             .set("bootstrap.servers", &self.kafka_bootstrap)
             .set("group.id", group)
             .create()
-            .expect("consumer");
+            .expect("consumer")
+    }
+
+    /// The sum of the committed offsets of `topic`'s partitions, read with `consumer`.
+    pub fn committed_sum(consumer: &BaseConsumer, topic: &str, partitions: i32) -> i64 {
         let mut list = TopicPartitionList::new();
         for p in 0..partitions {
             list.add_partition(topic, p);
@@ -345,7 +355,16 @@ pub async fn count_rows(session: &Session, table: &str) -> i64 {
 }
 
 /// Polls `probe` every 100 ms until it returns `Some`, or panics after `deadline` naming `what`.
-pub async fn poll_until<T, F, Fut>(deadline: Duration, what: &str, mut probe: F) -> T
+pub async fn poll_until<T, F, Fut>(deadline: Duration, what: &str, probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    poll_every(Duration::from_millis(100), deadline, what, probe).await
+}
+
+/// [`poll_until`] with another pause between probes (benchmarks: a finer end time).
+pub async fn poll_every<T, F, Fut>(pause: Duration, deadline: Duration, what: &str, mut probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -356,7 +375,7 @@ where
             return v;
         }
         assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(pause).await;
     }
 }
 
