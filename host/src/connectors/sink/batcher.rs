@@ -3,10 +3,10 @@
 //! one batch is out the next one fills up (adaptive batching, no timer).
 //!
 //! Batches fill before they go: while records keep arriving faster than they are written, only full
-//! batches are sent ([`Batcher::next_full_batch`]); partial ones go when the task would otherwise
-//! wait ([`Batcher::next_batch`]: the consumer has nothing more right now, too many records are
-//! pending, or Cassandra has too little to do). Many small batches cost Cassandra far more CPU per
-//! row than a few full ones.
+//! batches are sent ([`Batcher::next_full_batch`]); partial ones go when Cassandra has too little to
+//! do or the task stops ([`Batcher::next_batch`]), or when they waited too long
+//! ([`Batcher::next_overdue_batch`]). Many small batches cost Cassandra far more CPU per row than a
+//! few full ones.
 
 use std::collections::VecDeque;
 

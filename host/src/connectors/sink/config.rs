@@ -223,7 +223,7 @@ impl SinkConfig {
         };
         let max_batch_statements = positive(s, batch_key, 32)?;
         let max_batch_bytes = positive(s, "connect.cassandra.max.batch.bytes", 40 * 1024)?;
-        let max_pending_records = positive(s, "connect.cassandra.max.pending.records", 4096)?;
+        let max_pending_records = positive(s, "connect.cassandra.max.pending.records", 8192)?;
         Ok(Self {
             connection,
             mappings,
@@ -244,6 +244,11 @@ impl SinkConfig {
     /// converter runs for it; keys nobody reads are never converted.
     pub fn needs_key(&self, tombstone: bool) -> bool {
         self.mappings.iter().any(|m| m.needs_key(tombstone))
+    }
+
+    /// Whether any mapping reads a record header (DataStax `header.<name>`).
+    pub fn reads_headers(&self) -> bool {
+        self.mappings.iter().any(TableMapping::reads_headers)
     }
 }
 
@@ -441,6 +446,20 @@ mod tests {
         assert_eq!(c.rejected_writes, WritePolicy::Skip);
         assert_eq!(c.bad_records, ErrorTolerance::None);
         assert!(c.needs_key(false));
+        assert!(!c.reads_headers(), "no mapping reads a header");
+    }
+
+    #[test]
+    fn a_header_read_by_a_column_or_the_ttl_is_noticed() {
+        for mapping in ["id=key, origin=header.origin", "id=key, __ttl=header.ttl"] {
+            let c = SinkConfig::from_connector(&connector(&[
+                ("contactPoints", "127.0.0.1"),
+                ("loadBalancing.localDc", "datacenter1"),
+                ("topic.readings.ks.t.mapping", mapping),
+            ]))
+            .unwrap();
+            assert!(c.reads_headers(), "{mapping}");
+        }
     }
 
     #[test]

@@ -196,13 +196,21 @@ impl TableMapping {
     /// Whether reading this mapping may need the record key: always when a source reads it, and
     /// for tombstones when deletes bind key fields.
     pub fn needs_key(&self, tombstone: bool) -> bool {
+        self.sources().any(Source::needs_key) || (tombstone && matches!(self.deletes, Deletes::Statement { .. }))
+    }
+
+    /// Whether a column, the TTL or the write time of this mapping is read from a record header.
+    pub fn reads_headers(&self) -> bool {
+        self.sources().any(|s| matches!(s, Source::Header(_)))
+    }
+
+    /// Every source this mapping reads: its columns', its TTL's and its write time's.
+    fn sources(&self) -> impl Iterator<Item = &Source> {
         let column_sources = self.columns.iter().filter_map(|c| match c {
             ColumnSpec::Column { source, .. } => Some(source),
             ColumnSpec::Star { .. } => None,
         });
-        let extra = self.ttl_source.iter().chain(&self.timestamp_source).map(|(s, _)| s);
-        column_sources.chain(extra).any(Source::needs_key)
-            || (tombstone && matches!(self.deletes, Deletes::Statement { .. }))
+        column_sources.chain(self.ttl_source.iter().chain(&self.timestamp_source).map(|(s, _)| s))
     }
 }
 

@@ -276,6 +276,8 @@ pub struct SinkTask {
     /// Converters that are plugins: they run with the transforms, on the plugin threads.
     plugin_converters: Vec<ConverterSpec>,
     registry: Arc<Registry>,
+    /// Whether a mapping reads record headers.
+    reads_headers: bool,
 }
 
 /// The state of a running task's loop.
@@ -300,8 +302,6 @@ struct Run {
     requests: u64,
     /// The connector's transforms, if any (taken out while they run on a plugin thread).
     transforms: Option<TransformChain>,
-    /// The last poll took everything the consumer had fetched: more records are not imminent.
-    caught_up: bool,
     /// Counters and topics for REST.
     report: Arc<TaskReport>,
     /// The statements of the record being accepted (writer, statement, its partition key in
@@ -392,6 +392,7 @@ impl SinkTask {
             None
         };
         Ok(Self {
+            reads_headers: config.reads_headers(),
             name: format!("{}-{task_id}", connector.name),
             task_id,
             connector,
@@ -463,7 +464,6 @@ impl SinkTask {
             dlq_sends: FuturesUnordered::new(),
             written: 0,
             requests: 0,
-            caught_up: true,
             report,
             bound: Vec::new(),
             keys: Vec::new(),
@@ -508,9 +508,8 @@ impl SinkTask {
                         let mut records = vec![run.record(&first)];
                         drop(first);
                         let mut burst = Ok(());
-                        run.caught_up = false;
                         while records.len() < POLL_BURST.min(max_pending) {
-                            let Some(Some(next)) = messages.next().now_or_never() else { run.caught_up = true; break };
+                            let Some(Some(next)) = messages.next().now_or_never() else { break };
                             match next {
                                 Ok(m) => records.push(run.record(&m)),
                                 Err(e) => { burst = Err(e.into()); break }
@@ -524,10 +523,9 @@ impl SinkTask {
                     drop(first);
                     // Take what else is already fetched, without waiting, so batches fill up.
                     let mut burst = Ok(());
-                    run.caught_up = false;
                     for _ in 0..POLL_BURST {
                         if run.pending.len() >= max_pending { break }
-                        let Some(Some(next)) = messages.next().now_or_never() else { run.caught_up = true; break };
+                        let Some(Some(next)) = messages.next().now_or_never() else { break };
                         burst = match next {
                             Ok(m) => self.accept_message(&mut run, &m),
                             Err(e) => Err(e.into()),
@@ -632,10 +630,12 @@ impl SinkTask {
     /// later: a write Cassandra rejects then fails the task (which names the record by its
     /// coordinates) rather than sending the record to the error policy. A record that fails to
     /// bind is copied for the error policy while its message is still at hand. Otherwise, and
-    /// for a message with headers, the record is copied first.
+    /// for a message with headers when a mapping reads headers, the record is copied first.
+    /// (librdkafka parses a message's headers, allocating a list even when there are none, only
+    /// when asked.)
     fn accept_message(&self, run: &mut Run, message: &rdkafka::message::BorrowedMessage<'_>) -> Result<(), TaskError> {
         use rdkafka::Message;
-        if self.config.rejected_writes == WritePolicy::Skip || message.headers().is_some() {
+        if self.config.rejected_writes == WritePolicy::Skip || (self.reads_headers && message.headers().is_some()) {
             let record = run.record(message);
             return self.accept(run, record, None);
         }
@@ -786,17 +786,16 @@ impl SinkTask {
     }
 
     /// Sends ready batches while fewer than `max_concurrent_requests` are in flight: full ones
-    /// always; partial ones only when waiting for them to fill would leave the task or Cassandra
-    /// idle — the consumer is caught up, the pending-record cap is reached, Cassandra has fewer
-    /// than [`BUSY_REQUESTS`] requests, or the task is stopping — or when they waited too long:
-    /// more than `max_pending_records` records were read after their first one.
+    /// always; partial ones only when waiting for them to fill would leave Cassandra idle — it has
+    /// fewer than [`BUSY_REQUESTS`] requests of this task — or the task is stopping, or when they
+    /// waited too long: more than `max_pending_records` records were read after their first one.
+    /// Not when the consumer is momentarily caught up or the pending-record cap is reached: the
+    /// requests in flight are answered soon, their records make room, and more records fill the
+    /// waiting batches (in the benchmark, 29.9 statements per request when they went partial, 31.95 of 32 when not).
     fn send_ready(&self, run: &mut Run, shutdown: &CancellationToken) {
         let overdue_below = run.next_seq.saturating_sub(self.config.max_pending_records as u64);
         while run.batches.len() < self.config.max_concurrent_requests {
-            let partial_ok = run.caught_up
-                || run.pending.len() >= self.config.max_pending_records
-                || run.batches.len() < BUSY_REQUESTS
-                || shutdown.is_cancelled();
+            let partial_ok = run.batches.len() < BUSY_REQUESTS || shutdown.is_cancelled();
             let next = if partial_ok {
                 run.batcher.next_batch()
             } else {
