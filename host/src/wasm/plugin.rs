@@ -9,7 +9,7 @@ use wasmtime::component::Component;
 use super::World;
 use super::bindings::{converter, sink_mapper, source_mapper, transform, types};
 use super::registry_client::SchemaRegistryClient;
-use super::runtime::{Runtime, State};
+use super::runtime::{Runtime, State, Ticking};
 
 /// Kafka Connect's ConfigDef type of a parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -212,6 +212,7 @@ impl Plugin {
             runtime: runtime.clone(),
             pre,
         };
+        let _ticking = runtime.ticking();
         let (mut store, bound) = plugin.instantiate(None).map_err(|e| format!("{origin}: {e}"))?;
         store.set_epoch_deadline(runtime.deadline_ticks());
         let described = match &bound {
@@ -356,9 +357,10 @@ impl Instance {
             Some((_, url)) => Some(Arc::new(SchemaRegistryClient::new(url)?)),
             None => None,
         };
+        let _ticking = plugin.runtime.ticking();
         let (store, bound) = plugin.instantiate(registry)?;
         let mut instance = Self { plugin: plugin.clone(), store, bound };
-        instance.arm();
+        instance.store.set_epoch_deadline(plugin.runtime.deadline_ticks());
         let config = &config.to_vec();
         let configured = match &instance.bound {
             Bound::Transform(b) => b.spillway_plugin_plugin().call_configure(&mut instance.store, config),
@@ -383,9 +385,11 @@ impl Instance {
         self.store.data().counters()
     }
 
-    fn arm(&mut self) {
+    /// Sets the deadline of the next call; the epoch advances while the guard lives.
+    fn arm(&mut self) -> Ticking {
         let ticks = self.plugin.runtime.deadline_ticks();
         self.store.set_epoch_deadline(ticks);
+        self.plugin.runtime.ticking()
     }
 
     fn classify(&self, e: wasmtime::Error) -> CallError {
@@ -409,7 +413,7 @@ impl Instance {
         &mut self,
         batch: &types::Batch,
     ) -> Result<transform::exports::spillway::plugin::transformer::Transformed, CallError> {
-        self.arm();
+        let _ticking = self.arm();
         let Bound::Transform(b) = &self.bound else { return Err(self.wrong_world(World::Transform)) };
         let result = b.spillway_plugin_transformer().call_transform(&mut self.store, batch);
         result.map_err(|e| self.classify(e))
@@ -422,7 +426,7 @@ impl Instance {
         part: converter::exports::spillway::plugin::conversion::Part,
         batch: &types::Batch,
     ) -> Result<converter::exports::spillway::plugin::conversion::Conversion, CallError> {
-        self.arm();
+        let _ticking = self.arm();
         let Bound::Converter(b) = &self.bound else { return Err(self.wrong_world(World::Converter)) };
         let c = b.spillway_plugin_conversion();
         let result = if to_typed {
@@ -438,7 +442,7 @@ impl Instance {
         &mut self,
         batch: &types::Batch,
     ) -> Result<sink_mapper::exports::spillway::plugin::sink_mapping::Mapping, CallError> {
-        self.arm();
+        let _ticking = self.arm();
         let Bound::SinkMapper(b) = &self.bound else { return Err(self.wrong_world(World::SinkMapper)) };
         let result = b.spillway_plugin_sink_mapping().call_map_records(&mut self.store, batch);
         result.map_err(|e| self.classify(e))
@@ -449,7 +453,7 @@ impl Instance {
         &mut self,
         rows: &source_mapper::exports::spillway::plugin::source_mapping::Rows,
     ) -> Result<source_mapper::exports::spillway::plugin::source_mapping::Mapping, CallError> {
-        self.arm();
+        let _ticking = self.arm();
         let Bound::SourceMapper(b) = &self.bound else { return Err(self.wrong_world(World::SourceMapper)) };
         let result = b.spillway_plugin_source_mapping().call_map_rows(&mut self.store, rows);
         result.map_err(|e| self.classify(e))

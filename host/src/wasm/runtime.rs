@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -110,7 +111,48 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<State>,
     settings: WasmSettings,
-    stop_ticker: Arc<AtomicBool>,
+    ticker: Arc<Ticker>,
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] while plugin code may run (a call, an
+/// instantiation), and sleeps otherwise: an idle worker, or a pipeline without plugins, is not woken
+/// 200 times a second for nothing.
+struct Ticker {
+    engine: Engine,
+    /// Calls into plugins under way.
+    calls: AtomicUsize,
+    stop: AtomicBool,
+    thread: OnceLock<std::thread::Thread>,
+}
+
+impl Ticker {
+    fn run(&self) {
+        while !self.stop.load(Ordering::Acquire) {
+            if self.calls.load(Ordering::Acquire) == 0 {
+                // An unpark between the check and here makes this return at once.
+                std::thread::park();
+                continue;
+            }
+            std::thread::sleep(EPOCH_TICK);
+            self.engine.increment_epoch();
+        }
+    }
+
+    fn wake(&self) {
+        if let Some(thread) = self.thread.get() {
+            thread.unpark();
+        }
+    }
+}
+
+/// Keeps the epoch advancing while it lives: held across every entry into plugin code.
+#[must_use = "the epoch stops advancing when this is dropped"]
+pub(crate) struct Ticking(Arc<Ticker>);
+
+impl Drop for Ticking {
+    fn drop(&mut self) {
+        self.0.calls.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl std::fmt::Debug for Runtime {
@@ -121,7 +163,8 @@ impl std::fmt::Debug for Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        self.stop_ticker.store(true, Ordering::Relaxed);
+        self.ticker.stop.store(true, Ordering::Release);
+        self.ticker.wake();
     }
 }
 
@@ -148,18 +191,21 @@ impl Runtime {
             .map_err(|e| format!("cannot link the host imports: {e:#}"))?;
         std::fs::create_dir_all(&settings.cache_dir)
             .map_err(|e| format!("wasm.cache.dir: cannot create '{}': {e}", settings.cache_dir.display()))?;
-        let stop_ticker = Arc::new(AtomicBool::new(false));
-        let (ticking, stop) = (engine.clone(), stop_ticker.clone());
-        std::thread::Builder::new()
+        let ticker = Arc::new(Ticker {
+            engine: engine.clone(),
+            calls: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            thread: OnceLock::new(),
+        });
+        let running = ticker.clone();
+        let thread = std::thread::Builder::new()
             .name("wasm-epoch".into())
-            .spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    ticking.increment_epoch();
-                }
-            })
+            .spawn(move || running.run())
             .map_err(|e| format!("cannot start the epoch thread: {e}"))?;
-        Ok(Arc::new(Self { engine, linker, settings, stop_ticker }))
+        // A call that starts before this still gets its ticks: the thread checks the count
+        // before it first parks.
+        let _ = ticker.thread.set(thread.thread().clone());
+        Ok(Arc::new(Self { engine, linker, settings, ticker }))
     }
 
     /// The sandbox settings.
@@ -287,6 +333,14 @@ impl Runtime {
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(self.deadline_ticks());
         store
+    }
+
+    /// Makes the epoch advance until the guard is dropped: take it before entering plugin code.
+    pub(crate) fn ticking(&self) -> Ticking {
+        if self.ticker.calls.fetch_add(1, Ordering::AcqRel) == 0 {
+            self.ticker.wake();
+        }
+        Ticking(self.ticker.clone())
     }
 
     /// The CPU deadline of one call, in epoch ticks.
