@@ -838,15 +838,33 @@ mod tests {
         (status, json!({"error_code": status, "message": message}).to_string())
     }
 
-    /// A file in a fresh temporary directory.
-    fn temp_file(name: &str, content: &str) -> PathBuf {
+    /// A file in a fresh temporary directory, which goes away with it.
+    #[derive(Debug)]
+    struct TempFile(PathBuf);
+
+    impl std::ops::Deref for TempFile {
+        type Target = std::path::Path;
+        fn deref(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            if let Some(dir) = self.0.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+
+    fn temp_file(name: &str, content: &str) -> TempFile {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("spillway-ctl-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(name);
         std::fs::write(&path, content).unwrap();
-        path
+        TempFile(path)
     }
 
     fn status_body(name: &str) -> Value {
