@@ -791,7 +791,8 @@ impl SinkTask {
     /// waited too long: more than `max_pending_records` records were read after their first one.
     /// Not when the consumer is momentarily caught up or the pending-record cap is reached: the
     /// requests in flight are answered soon, their records make room, and more records fill the
-    /// waiting batches (in the benchmark, 29.9 statements per request when they went partial, 31.95 of 32 when not).
+    /// waiting batches. In the benchmark, statements per request (of 32): 29.9 before this rule,
+    /// 30.6 with it, 31.9 with it and 8192 rather than 4096 pending records.
     fn send_ready(&self, run: &mut Run, shutdown: &CancellationToken) {
         let overdue_below = run.next_seq.saturating_sub(self.config.max_pending_records as u64);
         while run.batches.len() < self.config.max_concurrent_requests {
