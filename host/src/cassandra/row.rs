@@ -95,6 +95,15 @@ impl BoundRow {
         &self.buf[start..]
     }
 
+    /// Reads one byte of every cache line of the cells, so that the CPU fetches them now. A row is
+    /// serialized into its request long after it was bound (once its partition's batch is full),
+    /// when its bytes are no longer in cache; loading a batch's rows this way, one after another,
+    /// lets the CPU fetch them all at once, where the driver's serialization would wait for each in
+    /// turn (that wait was ~4 % of a sink task's CPU).
+    pub fn touch(&self) -> u8 {
+        self.buf.iter().step_by(64).fold(0, |acc, b| acc ^ b)
+    }
+
     /// The cells, in order.
     pub fn cells(&self) -> impl Iterator<Item = Cell<'_>> {
         let mut rest = self.buf.as_slice();
@@ -172,6 +181,18 @@ mod tests {
         let mut copy = BoundRow::default();
         cells.iter().rev().for_each(|c| copy.push_cell(*c));
         assert_eq!(copy.cells().collect::<Vec<_>>(), cells.into_iter().rev().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn touching_reads_one_byte_of_every_cache_line() {
+        let mut row = BoundRow::default();
+        assert_eq!(row.touch(), 0);
+        let counting: Vec<u8> = (0..150).collect();
+        row.push_cell(Cell::Value(&counting));
+        // Bytes 0, 64 and 128 of [0, 0, 0, 150, 0, 1, 2, …]: 0, 60 and 124.
+        assert_eq!(row.touch(), 60 ^ 124);
+        row.push_cell(Cell::Value(&[0xff; 60]));
+        assert_eq!(row.touch(), 60 ^ 124 ^ 0xff, "byte 192 is in the second cell");
     }
 
     #[test]
