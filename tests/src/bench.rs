@@ -149,6 +149,11 @@ pub enum CeilingMode {
     /// The same batches, each row with its own `USING TIMESTAMP` (what the sink writes: the record
     /// timestamp), so Cassandra stores exactly the same cells as from the sink.
     BatchesWithWriteTimes,
+    /// As `BatchesWithWriteTimes`, but batches are sent in the order they fill when the rows are
+    /// taken in the topic's order, as a streaming writer (the sink) must: the requests in flight
+    /// span every partition. The others send all of a partition's batches one after another, so the
+    /// requests in flight hit one or two partitions at a time.
+    BatchesWithWriteTimesInArrivalOrder,
 }
 
 /// The raw ceiling: prepared inserts of the same rows, `concurrency` requests in flight.
@@ -176,7 +181,7 @@ pub async fn ceiling(session: &Session, table: &str, count: u64, concurrency: us
         .collect();
     let columns = "sensor_id, ts, reading_id, site, kind, temperature, humidity, pressure, battery, firmware";
     let measured = match mode {
-        CeilingMode::BatchesWithWriteTimes => {
+        CeilingMode::BatchesWithWriteTimes | CeilingMode::BatchesWithWriteTimesInArrivalOrder => {
             // The reading's own time, in µs, distinct per row (as record timestamps are).
             let rows: Vec<_> = rows
                 .into_iter()
@@ -187,31 +192,37 @@ pub async fn ceiling(session: &Session, table: &str, count: u64, concurrency: us
                 .collect();
             let cql =
                 format!("INSERT INTO {table} ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?");
-            write_all(session, &cql, &rows, 32, concurrency).await
+            let arrival = mode == CeilingMode::BatchesWithWriteTimesInArrivalOrder;
+            write_all(session, &cql, &rows, 32, concurrency, arrival).await
         }
         _ => {
             let rows: Vec<_> = rows.into_iter().map(|r| (r.0.clone(), r)).collect();
             let cql = format!("INSERT INTO {table} ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
             let batch = if mode == CeilingMode::SingleRows { 1 } else { 32 };
-            write_all(session, &cql, &rows, batch, concurrency).await
+            write_all(session, &cql, &rows, batch, concurrency, false).await
         }
     };
     let how = match mode {
         CeilingMode::SingleRows => "single-row inserts",
         CeilingMode::Batches => "UNLOGGED batches of 32 per partition",
         CeilingMode::BatchesWithWriteTimes => "UNLOGGED batches of 32 per partition, per-row write times like the sink",
+        CeilingMode::BatchesWithWriteTimesInArrivalOrder => {
+            "UNLOGGED batches of 32 per partition, per-row write times like the sink, sent in the topic's order"
+        }
     };
     Measurement { name: format!("raw ceiling: scylla driver, {how}, {concurrency} in flight"), rows: count, ..measured }
 }
 
 /// Writes `(partition, row)` pairs in chunks of `batch` rows of one partition, `concurrency`
-/// requests in flight; measures this process and Cassandra.
+/// requests in flight; measures this process and Cassandra. The chunks go partition after partition,
+/// or, with `arrival`, in the order they fill as the rows are taken in order.
 async fn write_all<R>(
     session: &Session,
     cql: &str,
     rows: &[(String, R)],
     batch: usize,
     concurrency: usize,
+    arrival: bool,
 ) -> Measurement
 where
     R: scylla::serialize::row::SerializeRow + Sync,
@@ -219,11 +230,24 @@ where
     let mut insert = session.prepare(cql).await.expect("prepare");
     insert.set_is_idempotent(true);
     // Rows grouped by partition (sensor), in chunks of `batch`.
-    let mut by_sensor: std::collections::BTreeMap<&str, Vec<&R>> = std::collections::BTreeMap::new();
-    for (key, row) in rows {
-        by_sensor.entry(key.as_str()).or_default().push(row);
-    }
-    let chunks: Vec<Vec<&R>> = by_sensor.values().flat_map(|rs| rs.chunks(batch.max(1)).map(<[&R]>::to_vec)).collect();
+    let chunks: Vec<Vec<&R>> = if arrival {
+        let (mut open, mut chunks) = (std::collections::HashMap::<&str, Vec<&R>>::new(), Vec::new());
+        for (key, row) in rows {
+            let filling = open.entry(key.as_str()).or_default();
+            filling.push(row);
+            if filling.len() == batch.max(1) {
+                chunks.push(std::mem::take(filling));
+            }
+        }
+        chunks.extend(open.into_values().filter(|c| !c.is_empty()));
+        chunks
+    } else {
+        let mut by_sensor: std::collections::BTreeMap<&str, Vec<&R>> = std::collections::BTreeMap::new();
+        for (key, row) in rows {
+            by_sensor.entry(key.as_str()).or_default().push(row);
+        }
+        by_sensor.values().flat_map(|rs| rs.chunks(batch.max(1)).map(<[&R]>::to_vec)).collect()
+    };
     let mut template = scylla::statement::batch::Batch::new(scylla::statement::batch::BatchType::Unlogged);
     template.set_is_idempotent(true);
     let (cpu0, _) = process_usage(std::process::id());
@@ -524,6 +548,10 @@ pub async fn run(
     fresh_table(&session, &table).await;
     let server_times = ceiling(&session, &table, count, concurrency / 8, CeilingMode::Batches).await;
     eprintln!("ceiling, batched, server write times: {:.0} rows/s", server_times.rate());
+    fresh_table(&session, &table).await;
+    let arrival =
+        ceiling(&session, &table, count, concurrency / 8, CeilingMode::BatchesWithWriteTimesInArrivalOrder).await;
+    eprintln!("ceiling, batched, in the topic's order: {:.0} rows/s", arrival.rate());
     let batched = median(&ceilings);
     let sink = median(&sinks);
     let baseline = (!baselines.is_empty()).then(|| median(&baselines));
@@ -534,7 +562,7 @@ pub async fn run(
         "| run | rows | wall (s) | rows/s | vs ceiling (same cells) | first write (s) | rows/s after it | vs ceiling after it | writer CPU s / M rows | Cassandra CPU s / M rows | Kafka CPU s / M rows | writer peak RSS (MiB) |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let rows = [&single, &server_times]
+    let rows = [&single, &server_times, &arrival]
         .into_iter()
         .chain(&ceilings)
         .chain([&batched])
